@@ -175,7 +175,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         options = sorted({s for a in self._actions for s in a.option_strings if s.startswith("--") and s != "--help"})
-        valid = f"; valid options: {', '.join(options)}" if options and "argument" not in message else ""
+        valid = f"; valid options: {', '.join(options)}" if options and not message.startswith("argument ") else ""
         self.exit(2, f"{self.prog}: error: {message}{valid}\n")
 
 
@@ -222,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``morl`` script; user errors exit with status 2 and one line."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        subcommands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except (ValueError, storage.FormatError, envs.EnvCheckError) as err:

@@ -46,7 +46,8 @@ def crowding_distance(points: np.ndarray | list) -> np.ndarray:
     arr = metrics.as_front(points, "points")
     if len(arr) <= 2:
         return np.full(len(arr), np.inf)
-    return np.asarray(calc_crowding_distance(arr), dtype=np.float64)
+    # pymoo averages over objectives; NSGA-II (and PGMORL / C-MORL) sum, so scale back by m.
+    return np.asarray(calc_crowding_distance(arr), dtype=np.float64) * arr.shape[1]
 
 
 @dataclass
