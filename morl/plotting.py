@@ -9,11 +9,9 @@ registered in pyplot's state, so plotting is safe on headless machines and insid
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import json
-import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,9 +27,9 @@ from matplotlib.lines import Line2D
 
 from morl import storage
 from morl.pareto import ParetoArchive, non_dominated
+from morl.runs import read_metrics
 
 CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.csv"
 ARCHIVE_DIR = "archive"
 PLOTS_DIR = "plots"
 TRUE_FRONT_LABEL = "true front"
@@ -119,7 +117,7 @@ def load_run(run_dir: str | os.PathLike) -> RunData:
     _check_config(config, config_path)
 
     values = _load_values(path, config)
-    metrics = _read_metrics(path / METRICS_FILE)
+    metrics = read_metrics(path)
     return RunData(label=_run_label(config, path), path=path, values=values, config=config, metrics=metrics)
 
 
@@ -159,29 +157,6 @@ def _load_values(path: Path, config: Mapping[str, Any]) -> np.ndarray:
     if values.shape[1] == 0 and archive.num_objectives:
         values = np.empty((0, archive.num_objectives))
     return values
-
-
-def _read_metrics(path: Path) -> dict[str, np.ndarray]:
-    """Columns of ``metrics.csv`` as float arrays; a half-written last line (run still going) is skipped."""
-    if not path.is_file():
-        return {}
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        return {}
-    header = [name.strip() for name in rows[0]]
-    body = [row for row in rows[1:] if row and len(row) == len(header)]
-    columns: dict[str, np.ndarray] = {}
-    for j, name in enumerate(header):
-        columns[name] = np.array([_to_float(row[j]) for row in body], dtype=np.float64)
-    return columns
-
-
-def _to_float(cell: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        return math.nan
 
 
 # --- figures --------------------------------------------------------------------------------

@@ -166,23 +166,28 @@ class Run:
 
 
 def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Columns of ``metrics.csv`` as float arrays (empty dict if absent); a torn last line is skipped."""
+    """Columns of ``metrics.csv`` as float arrays ({} if absent).
+
+    A torn last line (a run killed mid-write, or still writing) is skipped; a cell that is not
+    a number reads as NaN.
+    """
     target = Path(path) / METRICS_FILE
-    if not target.exists():
+    if not target.is_file():
         return {}
     with target.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns: dict[str, list[float]] = {name: [] for name in reader.fieldnames or []}
-        for row in reader:
-            try:
-                values = {k: float(v) for k, v in row.items() if k is not None}
-            except (TypeError, ValueError):
-                continue
-            if len(values) != len(columns):
-                continue
-            for key, value in values.items():
-                columns[key].append(value)
-    return {k: np.asarray(v) for k, v in columns.items()}
+        rows = list(csv.reader(handle))
+    if not rows:
+        return {}
+    header = [name.strip() for name in rows[0]]
+    body = [row for row in rows[1:] if len(row) == len(header)]
+    return {name: np.array([_to_float(row[j]) for row in body]) for j, name in enumerate(header)}
+
+
+def _to_float(cell: str) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        return float("nan")
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
