@@ -174,8 +174,11 @@ def run_cell(cell: Cell, cell_dir: str) -> dict[str, Any]:
 
     path = Path(cell_dir)
     start = time.perf_counter()
+    before = 0.0  # worker time spent on this cell by earlier, interrupted invocations
     if path.exists() and (path / CONFIG_FILE).is_file() and _hparams_match(path, cell):
         argv = ["train", "--resume", str(path), "--no-progress"]
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            before = float(json.loads((path / CELL_FILE).read_text()).get("seconds", 0.0))
     else:
         if path.exists():
             shutil.rmtree(path)
@@ -202,7 +205,8 @@ def run_cell(cell: Cell, cell_dir: str) -> dict[str, Any]:
         log.write(buffer.getvalue())
     if status == "ok" and not _finished(path):
         status, error = "error", "training returned without saving agent.json"
-    result = {"name": cell.name, "status": status, "error": error, "seconds": round(time.perf_counter() - start, 2)}
+    seconds = round(before + time.perf_counter() - start, 2)
+    result = {"name": cell.name, "status": status, "error": error, "seconds": seconds}
     (path / CELL_FILE).write_text(json.dumps(result, indent=2) + "\n")
     return result
 
@@ -254,15 +258,19 @@ def collect(cell: Cell, cell_dir: Path, outcome: dict[str, Any] | None) -> CellR
     return CellResult(cell, cell_dir, "ok", report=report, last=last, seconds=seconds)
 
 
-def _mean_std(values: list[float], digits: int = 4) -> str:
+def _mean_std(values: list[float]) -> str:
+    """``mean ± sample std`` with about three significant digits, both to the same decimals."""
     import numpy as np
 
     arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
     if arr.size == 0:
         return "-"
+    mean, std = float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    scale = max(abs(mean), std)
+    decimals = 2 if scale == 0 else int(np.clip(2 - np.floor(np.log10(scale)), 0, 3))
     if arr.size == 1:
-        return f"{arr[0]:.{digits}g}"
-    return f"{arr.mean():.{digits}g} ± {arr.std(ddof=1):.2g}"
+        return f"{mean:.{decimals}f}"
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
 def _short(message: str, limit: int = 160) -> str:
@@ -301,9 +309,9 @@ def table(results: list[CellResult]) -> list[str]:
                     f"{budget:,}",
                     f"{len(ok)}/{len(group)}",
                     _mean_std([r.report["hypervolume"] for r in ok]),
-                    _mean_std([r.report.get("hypervolume_ratio") for r in ok], 3) if has_truth else "n/a",
+                    _mean_std([r.report.get("hypervolume_ratio") for r in ok]) if has_truth else "n/a",
                     _mean_std([r.report["expected_utility"] for r in ok]),
-                    _mean_std([r.report["cardinality"] for r in ok], 3),
+                    _mean_std([r.report["cardinality"] for r in ok]),
                     _mean([r.last.get("env_steps") for r in ok], ",.0f"),
                     _mean([r.last.get("wall_time") for r in ok], ".1f"),
                     _mean([r.seconds for r in ok], ".1f"),
@@ -328,13 +336,24 @@ def plot_groups(results: list[CellResult], plots_dir: Path) -> dict[tuple[str, s
     for (algo, env, budget), dirs in groups.items():
         out = plots_dir / f"{algo}-{_env_slug(env)}-{budget}"
         try:
-            written[(algo, env, budget)] = plotting.plot_runs(sorted(dirs), out_dir=out, formats=("png",))
+            files = plotting.plot_runs(sorted(dirs), out_dir=out, formats=("png",))
         except Exception as exc:  # a plot must not cost us the table
             print(f"benchmark: no plot for {algo} on {env} ({budget}): {exc}", file=sys.stderr)
+            continue
+        for path in files:
+            path.chmod(0o644)  # written atomically through a private temp file; docs are for everyone
+        written[(algo, env, budget)] = files
     return written
 
 
-def machine_facts() -> list[str]:
+def _load() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except (AttributeError, OSError):  # not on Unix
+        return "unknown"
+
+
+def machine_facts(load_before: str) -> list[str]:
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -354,6 +373,8 @@ def machine_facts() -> list[str]:
         f"- torch {torch.__version__} (CUDA available: {torch.cuda.is_available()}), "
         f"python {platform.python_version()}, {platform.system()} {platform.release()}",
         f"- morl commit: {commit} (working tree may have had uncommitted changes)",
+        f"- load average (1/5/15 min) before the suite: {load_before}, after: {_load()} "
+        f"(anything above 0 before it is other work sharing the cores, and slows every wall time here)",
     ]
 
 
@@ -368,6 +389,7 @@ def write_report(
     ran: int,
     skipped: int,
     docs_dir: Path,
+    load_before: str,
 ) -> Path:
     target = docs_dir / f"{suite}.md"
     lines = [f"# Benchmark suite `{suite}`", ""]
@@ -380,7 +402,7 @@ def write_report(
         command,
         "```",
         "",
-        *machine_facts(),
+        *machine_facts(load_before),
         f"- workers: {workers}, one torch thread each; suite wall time of this invocation: {wall:.0f} s "
         f"({ran} cells trained, {skipped} reused from an earlier invocation)",
         "",
@@ -409,6 +431,52 @@ def write_report(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines))
     return target
+
+
+def run_cells(todo: list[Cell], cell_dirs: dict[str, Path], workers: int, start: float) -> dict[str, dict[str, Any]]:
+    """Run the cells on a spawn-based pool of ``workers`` processes; the outcome of each, by cell name.
+
+    A worker that dies outright (segfault, out of memory, ``os._exit``) breaks the whole pool, and every
+    cell still in it fails with it. Those cells are then run again one at a time, each in a fresh
+    one-worker pool (resuming from its checkpoints), so only the cell that really crashes is reported.
+    """
+    outcomes: dict[str, dict[str, Any]] = {}
+    ctx = multiprocessing.get_context("spawn")
+    done = 0
+
+    def record(cell: Cell, outcome: dict[str, Any]) -> None:
+        nonlocal done
+        done += 1
+        outcomes[cell.name] = outcome
+        took = f"{outcome['seconds']:.0f} s" if outcome.get("seconds") is not None else "? s"
+        detail = "" if outcome["status"] == "ok" else f": {_short(outcome['error'], 300)}"
+        print(
+            f"benchmark: [{done}/{len(todo)}] {cell.name} {outcome['status']} in {took}{detail} "
+            f"(suite {time.perf_counter() - start:.0f} s)",
+            file=sys.stderr,
+        )
+
+    def pool_pass(cells: list[Cell], size: int) -> list[tuple[Cell, BaseException]]:
+        broken = []
+        with ProcessPoolExecutor(max_workers=size, mp_context=ctx) as pool:
+            futures = {pool.submit(run_cell, cell, str(cell_dirs[cell.name])): cell for cell in cells}
+            for future in as_completed(futures):
+                try:
+                    record(futures[future], future.result())
+                except Exception as exc:  # the worker process died, taking the pool with it
+                    broken.append((futures[future], exc))
+        return broken
+
+    if not todo:
+        return outcomes
+    broken = pool_pass(todo, min(workers, len(todo)))
+    if broken:
+        print(f"benchmark: a worker died; rerunning {len(broken)} cell(s) one at a time", file=sys.stderr)
+    for cell, _ in broken:
+        for _, exc in pool_pass([cell], 1):
+            message = f"worker process died (crash, kill or out of memory; see {LOG_FILE} if any): {exc!r}"
+            record(cell, {"name": cell.name, "status": "error", "error": message})
+    return outcomes
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -467,27 +535,9 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the spawned workers
     os.environ.setdefault("MKL_NUM_THREADS", "1")
-    outcomes: dict[str, dict[str, Any]] = {}
+    load_before = _load()
     start = time.perf_counter()
-    if todo:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(args.workers, len(todo)), mp_context=ctx) as pool:
-            futures = {pool.submit(run_cell, cell, str(cell_dirs[cell.name])): cell for cell in todo}
-            for done, future in enumerate(as_completed(futures), 1):
-                cell = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # the worker itself died (killed, out of memory, ...)
-                    outcome = {"name": cell.name, "status": "error", "error": f"worker died: {exc!r}"[:300]}
-                outcomes[cell.name] = outcome
-                took = f"{outcome.get('seconds', float('nan')):.0f} s"
-                detail = "" if outcome["status"] == "ok" else f": {outcome['error']}"
-                elapsed = time.perf_counter() - start
-                print(
-                    f"benchmark: [{done}/{len(todo)}] {cell.name} {outcome['status']} in {took}{detail} "
-                    f"(suite {elapsed:.0f} s)",
-                    file=sys.stderr,
-                )
+    outcomes = run_cells(todo, cell_dirs, args.workers, start)
     wall = time.perf_counter() - start
 
     results = [collect(cell, cell_dirs[cell.name], outcomes.get(cell.name)) for cell in cells]
@@ -496,7 +546,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(plots_dir)  # only this suite's current plots, nothing stale
     plots = plot_groups(results, plots_dir)
     command = "python experiments/benchmark.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    report = write_report(suite, data, results, plots, command, args.workers, wall, len(todo), skipped, docs_dir)
+    report = write_report(
+        suite, data, results, plots, command, args.workers, wall, len(todo), skipped, docs_dir, load_before
+    )
     print("\n".join(table(results)))
     print(f"benchmark: wrote {report} in {wall:.0f} s of training", file=sys.stderr)
     return 0 if all(r.status == "ok" for r in results) else 1

@@ -42,7 +42,7 @@ def _eval_settings(env_spec: str, ref_point: list[float] | None) -> EvalSettings
         ref_point = list(defaults.ref_point)
     if len(ref_point) != m:
         raise ValueError(f"--ref-point needs {m} values for {env_spec!r}, got {len(ref_point)}")
-    front = envs.true_front(env, gamma=1.0) if defaults is not None and defaults.has_true_front else None
+    front = envs.true_front(env, gamma=1.0) if defaults is None or defaults.has_true_front else None
     return EvalSettings(np.asarray(ref_point, dtype=np.float64), eval_weights(m), front)
 
 
@@ -77,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if run_path.exists() and any(run_path.iterdir()):
             raise ValueError(f"run directory {run_path} is not empty; use --resume {run_path} to continue it")
     agent_cls = agents.get(algo)
+    hparams = {**agent_cls.default_hparams(env_spec), **hparams}
     agent = agent_cls(env_spec, seed=seed, device=device, config=config_lib.build(agent_cls.Config, hparams))
     run = Run.open(run_path, settings)
     if not args.resume:

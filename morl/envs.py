@@ -18,7 +18,9 @@ from typing import Any, Literal
 import gymnasium as gym
 import mo_gymnasium as mo_gym
 import numpy as np
+from gymnasium.vector.utils import create_empty_array
 from mo_gymnasium.wrappers.vector import MOAsyncVectorEnv, MOSyncVectorEnv
+from mo_gymnasium.wrappers.vector.wrappers import _mo_async_worker
 
 EnvSpec = str | Callable[[], gym.Env] | gym.Env
 Vectorization = Literal["sync", "async"]
@@ -82,6 +84,25 @@ DEFAULTS: dict[str, EnvDefaults] = {
     "mo-swimmer-v4": EnvDefaults((-100.0, -100.0), 0.99, False, "ours, as for the other 2-objective MuJoCo envs"),
     "mo-swimmer-v5": EnvDefaults((-100.0, -100.0), 0.99, False, "ours, as for the other 2-objective MuJoCo envs"),
 }
+
+
+def _async_worker(index, env_fn, pipe, parent_pipe, shared_memory, error_queue, autoreset_mode, semaphore=None):
+    """mo-gymnasium 1.3.2's worker, accepting the ``semaphore`` argument Gymnasium 1.4 passes.
+
+    We never set ``max_concurrency``, so the semaphore is always None and can be dropped.
+    """
+    _mo_async_worker(index, env_fn, pipe, parent_pipe, shared_memory, error_queue, autoreset_mode)
+
+
+class _MOAsyncVectorEnv(MOAsyncVectorEnv):
+    """``MOAsyncVectorEnv`` with a worker compatible with Gymnasium >= 1.4 (8-argument workers)."""
+
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], **kwargs: Any) -> None:
+        gym.vector.AsyncVectorEnv.__init__(self, env_fns=env_fns, worker=_async_worker, **kwargs)
+        probe = env_fns[0]()
+        self.reward_space = probe.unwrapped.reward_space
+        probe.close()
+        self.rewards = create_empty_array(self.reward_space, n=self.num_envs, fn=np.zeros)
 
 
 def registered_ids() -> list[str]:
@@ -156,7 +177,9 @@ def make(
 ) -> gym.vector.VectorEnv:
     """A vector env of ``num_envs`` copies whose ``step`` rewards have shape ``(num_envs, m)``.
 
-    Env ``i`` is seeded with ``seed + i`` (first reset), so runs with the same seed repeat.
+    Env ``i`` is seeded with ``seed + i`` (first reset), so runs with the same seed repeat,
+    except for envs that draw from NumPy's global generator (minecart in mo-gymnasium 1.3.2).
+    The env is checked with :func:`check_env` first, so a broken env fails here, by name.
     """
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -165,13 +188,18 @@ def make(
     if isinstance(env, gym.Env):
         if num_envs != 1:
             raise ValueError("an env instance cannot be copied: pass an id or a callable to get num_envs > 1")
+        check_env(env)
         fns = [lambda: env]
         vectorization = "sync"
     else:
         factory = env_factory(env, **kwargs)
-        check_env(factory())
+        probe = factory()
+        try:
+            check_env(probe)
+        finally:
+            probe.close()
         fns = [factory] * num_envs
-    vec = MOSyncVectorEnv(fns) if vectorization == "sync" else MOAsyncVectorEnv(fns)
+    vec = MOSyncVectorEnv(fns) if vectorization == "sync" else _MOAsyncVectorEnv(fns)
     if seed is not None:
         vec.reset(seed=[seed + i for i in range(num_envs)])
         vec.action_space.seed(seed)

@@ -75,8 +75,6 @@ def evaluate(
     returns, disc_returns, lengths = [], [], []
     done_count = np.zeros(n, dtype=np.int64)
     for _ in range(max_steps):
-        if np.all(done_count >= quota):
-            break
         with torch.no_grad():
             actions = act(obs, w)
         obs, reward, terminated, truncated, _ = env.step(actions)
@@ -98,6 +96,8 @@ def evaluate(
         discount[finished] = 1.0
         length[finished] = 0
         resetting = finished
+        if np.all(done_count >= quota):
+            break
     else:
         raise RuntimeError(f"evaluation did not finish {episodes} episodes within {max_steps} vector steps")
     raw = np.asarray(returns)

@@ -64,8 +64,8 @@ def uniform(n: int, dim: int, rng: np.random.Generator | int | None = None) -> n
 def equally_spaced(n: int, dim: int, seed: int = 0) -> np.ndarray:
     """``n`` well-spread preferences, shape (n, dim).
 
-    Uses pymoo's Riesz s-energy reference directions, which exist for any ``n`` (unlike a
-    grid); for ``dim == 1`` the only preference is ``[1]``.
+    Two objectives: exactly evenly spaced (``linspace``). More: pymoo's Riesz s-energy reference
+    directions, which exist for any ``n`` (unlike a grid). For ``dim == 1`` the only preference is ``[1]``.
     """
     _check_dim(dim)
     if n < 1:
@@ -74,6 +74,9 @@ def equally_spaced(n: int, dim: int, seed: int = 0) -> np.ndarray:
         return np.ones((n, 1))
     if n == 1:
         return np.full((1, dim), 1.0 / dim)
+    if dim == 2:
+        first = np.linspace(1.0, 0.0, n)
+        return np.stack([first, 1.0 - first], axis=1)
     dirs = get_reference_directions("energy", dim, n, seed=seed)
     dirs = np.clip(dirs, 0.0, None)
     return dirs / dirs.sum(axis=1, keepdims=True)

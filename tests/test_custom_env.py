@@ -8,8 +8,11 @@ extremes and must not find (4, -3).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
+import torch
 
 from envs import TreasureCorridor
 from morl import envs, metrics
@@ -23,11 +26,20 @@ CONCAVE = (4.0, -3.0)
 
 
 @pytest.fixture(scope="module")
-def trained() -> Scalarized:
-    """One training shared by the tests below (~12k env steps, about 15 s on two cores)."""
-    agent = Scalarized(CORRIDOR, seed=0, num_preferences=3, n_envs=4)
-    agent.learn(12_000, progress_bar=False)
-    return agent
+def trained() -> Iterator[Scalarized]:
+    """One training shared by the tests below (~12k env steps, about 10 s on one core).
+
+    Torch runs single-threaded here: 64x64 MLPs gain nothing from threads, and on a busy
+    two-core machine (pytest -n 2) extra threads only fight each other.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        agent = Scalarized(CORRIDOR, seed=0, device="cpu", num_preferences=3, n_envs=4)
+        agent.learn(12_000, progress_bar=False)
+        yield agent
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_concave_point_is_unreachable_by_any_linear_preference():

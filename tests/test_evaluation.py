@@ -129,7 +129,7 @@ def test_invalid_preference_raises(preference, message):
 def test_bad_episodes_and_policy():
     with pytest.raises(ValueError, match="episodes must be >= 1, got 0"):
         evaluate(dig_at(0), make(CORRIDOR), W, episodes=0)
-    with pytest.raises(TypeError, match="policy must be callable or have .predict, got int"):
+    with pytest.raises(TypeError, match=r"policy must be callable or have \.predict, got int"):
         evaluate(3, make(CORRIDOR), W, episodes=1)
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import abc
 import os
 from collections.abc import Callable
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
 
 from morl import config as config_lib
-from morl import envs
+from morl import envs, storage
 from morl.pareto import ParetoArchive
 from morl.runs import Run
+
+AGENT_FILE = "agent.json"
+AGENT_FORMAT = "morl.agent"
 
 Callback = Callable[["Agent", dict[str, Any]], bool | None]
 
@@ -50,7 +54,9 @@ class Agent(abc.ABC):
     ) -> None:
         if config is not None and hparams:
             raise ValueError("give either config or keyword hyperparameters, not both")
-        self.config = config if config is not None else config_lib.build(self.Config, hparams)
+        if config is None:
+            config = config_lib.build(self.Config, {**self.default_hparams(env), **hparams})
+        self.config = config
         self.env_spec = env
         self.seed = seed
         self.device = resolve_device(device)
@@ -61,6 +67,11 @@ class Agent(abc.ABC):
         self.action_space = probe.action_space
         self.archive = ParetoArchive(self.num_objectives)
         self.num_timesteps = 0
+
+    @classmethod
+    def default_hparams(cls, env: envs.EnvSpec) -> dict[str, Any]:
+        """Per-env hyperparameter presets (e.g. from a paper's scripts); user values override them."""
+        return {}
 
     @abc.abstractmethod
     def learn(
@@ -85,10 +96,36 @@ class Agent(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} does not expose individual archive policies")
 
     @abc.abstractmethod
+    def _adopt_archive(self, archive: ParetoArchive) -> None:
+        """Take over a loaded archive whose policies are tensor dicts (rebuild the networks)."""
+
     def save(self, path: str | os.PathLike) -> None:
-        """Write the agent (config + archive with weights) to a directory, safely."""
+        """Write ``agent.json`` (algorithm, env, seed, hyperparameters) and ``archive/`` (safetensors)."""
+        root = Path(path)
+        self.archive.save(root / "archive")
+        record = {
+            "format": AGENT_FORMAT,
+            "algo": self.name,
+            "env": self.env_spec if isinstance(self.env_spec, str) else envs.env_name(self.env_spec),
+            "seed": self.seed,
+            "hparams": config_lib.to_dict(self.config),
+            "num_timesteps": self.num_timesteps,
+        }
+        storage.atomic_write_json(root / AGENT_FILE, record)
 
     @classmethod
-    @abc.abstractmethod
-    def load(cls, path: str | os.PathLike, env: envs.EnvSpec | None = None, device: str = "auto") -> Agent:
-        """Rebuild an agent written by :meth:`save`; never unpickles."""
+    def load(cls, path: str | os.PathLike, env: envs.EnvSpec | None = None, device: str = "auto") -> Self:
+        """Rebuild an agent written by :meth:`save`; never unpickles. Pass ``env`` for a non-id env."""
+        root = Path(path)
+        record = storage.read_json(root / AGENT_FILE, f"agent at {root}")
+        if not isinstance(record, dict) or record.get("format") != AGENT_FORMAT or record.get("algo") != cls.name:
+            raise storage.FormatError(f"agent at {root}: {AGENT_FILE} is not a saved '{cls.name}' agent")
+        agent = cls(
+            env if env is not None else record["env"],
+            seed=record["seed"],
+            device=device,
+            config=config_lib.build(cls.Config, record["hparams"]),
+        )
+        agent.num_timesteps = int(record.get("num_timesteps", 0))
+        agent._adopt_archive(ParetoArchive.load(root / "archive"))
+        return agent

@@ -7,9 +7,7 @@ should beat: it only reaches points on the convex hull of the front.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
@@ -23,13 +21,11 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.policies import BasePolicy
 from tqdm.auto import tqdm
 
-from morl import config as config_lib
 from morl import envs, evaluation, preferences, storage
 from morl.agents.base import Agent, Callback
 from morl.pareto import ParetoArchive
 from morl.runs import Run
 
-AGENT_FILE = "agent.json"
 STATE_FILE = "scalarized_state.json"
 _ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 
@@ -220,37 +216,6 @@ class Scalarized(Agent):
         return lambda obs, w: policy.predict(obs, deterministic=True)[0]
 
     # --- persistence ----------------------------------------------------------------------
-    def _agent_record(self) -> dict[str, Any]:
-        return {
-            "format": "morl.agent",
-            "algo": self.name,
-            "env": self.env_spec if isinstance(self.env_spec, str) else envs.env_name(self.env_spec),
-            "seed": self.seed,
-            "hparams": config_lib.to_dict(self.config),
-            "num_timesteps": self.num_timesteps,
-        }
-
-    def save(self, path: str | os.PathLike) -> None:
-        root = Path(path)
-        self.archive.save(root / "archive")
-        storage.atomic_write_json(root / AGENT_FILE, self._agent_record())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, env: envs.EnvSpec | None = None, device: str = "auto") -> Scalarized:
-        root = Path(path)
-        record = storage.read_json(root / AGENT_FILE, f"agent at {root}")
-        if not isinstance(record, dict) or record.get("format") != "morl.agent" or record.get("algo") != cls.name:
-            raise storage.FormatError(f"agent at {root}: {AGENT_FILE} is not a saved '{cls.name}' agent")
-        agent = cls(
-            env if env is not None else record["env"],
-            seed=record["seed"],
-            device=device,
-            config=config_lib.build(cls.Config, record["hparams"]),
-        )
-        agent.num_timesteps = int(record.get("num_timesteps", 0))
-        agent._adopt_archive(ParetoArchive.load(root / "archive"))
-        return agent
-
     def _checkpoint(self, run: Run) -> None:
         state = {"completed": self.completed, "num_timesteps": self.num_timesteps}
         storage.atomic_write_json(run.checkpoint_dir / STATE_FILE, state)

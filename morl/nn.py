@@ -1,0 +1,66 @@
+"""Small network pieces shared by the torch agents: MLPs and a saved running normaliser."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_gain: float = 1.0) -> nn.Sequential:
+    """Tanh MLP with orthogonal init (gain sqrt(2) hidden, ``out_gain`` output), as in PPO practice."""
+    layers: list[nn.Module] = []
+    last = in_dim
+    for width in hidden:
+        layer = nn.Linear(last, width)
+        nn.init.orthogonal_(layer.weight, np.sqrt(2))
+        nn.init.zeros_(layer.bias)
+        layers += [layer, nn.Tanh()]
+        last = width
+    head = nn.Linear(last, out_dim)
+    nn.init.orthogonal_(head.weight, out_gain)
+    nn.init.zeros_(head.bias)
+    layers.append(head)
+    return nn.Sequential(*layers)
+
+
+class RunningNorm(nn.Module):
+    """Running mean/variance of a vector stream (Chan et al. parallel update).
+
+    Kept as module buffers so a policy's normaliser is saved with its weights (safetensors)
+    and an archived policy acts exactly as it did when it was evaluated.
+    """
+
+    def __init__(self, dim: int, clip: float = 10.0, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.clip = clip
+        self.epsilon = epsilon
+        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(epsilon, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, batch: torch.Tensor) -> None:
+        """Fold a batch (n, dim) into the running statistics."""
+        batch = batch.reshape(-1, self.mean.shape[0]).to(torch.float64)
+        n = batch.shape[0]
+        if n == 0:
+            return
+        b_mean, b_var = batch.mean(0), batch.var(0, unbiased=False)
+        delta = b_mean - self.mean
+        total = self.count + n
+        self.mean += delta * n / total
+        m2 = self.var * self.count + b_var * n + delta.pow(2) * self.count * n / total
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+    @property
+    def std(self) -> torch.Tensor:
+        return torch.sqrt(self.var + self.epsilon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise ``x`` with the running statistics and clip to ``[-clip, clip]``."""
+        out = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        return out.clamp(-self.clip, self.clip)
