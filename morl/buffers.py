@@ -16,7 +16,7 @@ import torch
 class Rollout:
     """One rollout of ``T`` steps from ``N`` envs with ``m`` objectives (tensors on one device)."""
 
-    obs: torch.Tensor  # (T, N, *obs_shape) raw observations
+    obs: torch.Tensor  # (T, N, D) policy inputs (flattened, normalised as the policy saw them)
     actions: torch.Tensor  # (T, N, *act_shape)
     log_probs: torch.Tensor  # (T, N)
     values: torch.Tensor  # (T, N, m) critic output, normalised return units

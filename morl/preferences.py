@@ -77,6 +77,10 @@ def equally_spaced(n: int, dim: int, seed: int = 0) -> np.ndarray:
     if dim == 2:
         first = np.linspace(1.0, 0.0, n)
         return np.stack([first, 1.0 - first], axis=1)
+    if n < dim:
+        raise ValueError(f"equally spaced preferences in {dim} objectives need n >= {dim}, got n={n}")
+    if n == dim:
+        return extremes(dim)
     dirs = get_reference_directions("energy", dim, n, seed=seed)
     dirs = np.clip(dirs, 0.0, None)
     return dirs / dirs.sum(axis=1, keepdims=True)

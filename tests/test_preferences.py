@@ -52,6 +52,12 @@ def test_equally_spaced_count_and_simplex(n, dim):
     preferences.validate_many(w, dim)
 
 
+def test_equally_spaced_needs_at_least_one_point_per_objective():
+    with pytest.raises(ValueError, match="n >= 6"):
+        preferences.equally_spaced(5, 6)
+    np.testing.assert_array_equal(preferences.equally_spaced(4, 4), np.eye(4))
+
+
 def test_equally_spaced_two_objectives_includes_extremes():
     w = preferences.equally_spaced(5, 2)
     rows = {tuple(np.round(r, 2)) for r in w}

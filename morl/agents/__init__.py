@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from morl.agents.base import Agent
+from morl.agents.cmorl import CMORL
 from morl.agents.scalarized import Scalarized
 
-REGISTRY: dict[str, type[Agent]] = {Scalarized.name: Scalarized}
+REGISTRY: dict[str, type[Agent]] = {Scalarized.name: Scalarized, CMORL.name: CMORL}
 
 
 def get(name: str) -> type[Agent]:

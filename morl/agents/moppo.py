@@ -81,12 +81,24 @@ class ActorCritic(nn.Module):
     def distribution(self, x: torch.Tensor) -> torch.distributions.Distribution:
         out = self.actor(x)
         if self.discrete:
-            return Categorical(logits=out)
-        return Normal(out, self.log_std.exp().expand_as(out))
+            return Categorical(logits=out, validate_args=False)
+        return Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
 
     def mode(self, dist: torch.distributions.Distribution) -> torch.Tensor:
         """Most likely action: argmax for categorical, the mean for Gaussian."""
         return dist.probs.argmax(-1) if self.discrete else dist.mean
+
+    def to_env(self, action: torch.Tensor, act_space: gym.Space) -> np.ndarray:
+        """Sampled actions as the env expects them (ints, or clipped to the Box bounds)."""
+        out = action.cpu().numpy()
+        return out.astype(np.int64) if self.discrete else np.clip(out, act_space.low, act_space.high)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, act_space: gym.Space, normalize_obs: bool, deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of raw observations; the mode of the policy when ``deterministic``."""
+        device = self.critic[0].weight.device
+        dist = self.distribution(self.features(torch.as_tensor(obs, device=device), normalize_obs))
+        return self.to_env(self.mode(dist) if deterministic else dist.sample(), act_space)
 
     def log_prob(self, dist: torch.distributions.Distribution, actions: torch.Tensor) -> torch.Tensor:
         lp = dist.log_prob(actions)
@@ -142,42 +154,41 @@ class MOPPO:
         self.num_objectives = num_objectives
         self.act_space = act_space
         self.policy = ActorCritic(obs_space, act_space, num_objectives, config.hidden).to(device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate, eps=1e-5)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate, eps=1e-5, foreach=True)
         self._obs: np.ndarray | None = None
         self._resetting: np.ndarray | None = None
-        self._discounted = None  # running discounted return per env, for return scaling
+        self._discounted: np.ndarray | None = None  # running discounted return per env
 
     # --- acting ---------------------------------------------------------------------------
-    @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """Actions for a batch of raw observations (mode of the policy when deterministic)."""
-        x = self.policy.features(torch.as_tensor(obs, device=self.device), self.config.normalize_obs)
-        dist = self.policy.distribution(x)
-        return self._to_env(self.policy.mode(dist) if deterministic else dist.sample())
+        return self.policy.act(obs, self.act_space, self.config.normalize_obs, deterministic)
 
     def _to_env(self, action: torch.Tensor) -> np.ndarray:
-        out = action.cpu().numpy()
-        if self.policy.discrete:
-            return out.astype(np.int64)
-        return np.clip(out, self.act_space.low, self.act_space.high)
+        return self.policy.to_env(action, self.act_space)
 
     # --- collecting -----------------------------------------------------------------------
     @torch.no_grad()
     def collect(self, env: gym.vector.VectorEnv) -> Rollout:
-        """``num_steps`` steps of every sub-env; the env keeps its state between rollouts."""
+        """``num_steps`` steps of every sub-env; the env keeps its state between rollouts.
+
+        The rollout stores the *normalised* policy inputs, so the update sees exactly what the
+        policy saw when acting (probability ratios start at 1). Normalisation statistics are
+        folded in once per rollout, after it; rewards are divided by the running std of each
+        objective's discounted return (VecNormalize-style scaling, per objective).
+        """
         cfg, dev, m = self.config, self.device, self.num_objectives
         n = env.num_envs
         if self._obs is None:
             self._obs, _ = env.reset()
             self._resetting = np.zeros(n, dtype=bool)
             self._discounted = np.zeros((n, m))
-        obs_buf, act_buf, logp_buf, val_buf, rew_buf = [], [], [], [], []
-        term_buf, trunc_buf, valid_buf = [], [], []
+        raw_obs, obs_buf, act_buf, logp_buf, val_buf = [], [], [], [], []
+        rew_buf, disc_buf, term_buf, trunc_buf, valid_buf = [], [], [], [], []
+        scale = self.policy.return_norm.std.cpu().numpy() if cfg.normalize_returns else np.ones(m)
         for _ in range(cfg.num_steps):
             obs_t = torch.as_tensor(self._obs, device=dev)
             valid = ~self._resetting
-            if cfg.normalize_obs and valid.any():
-                self.policy.obs_norm.update(obs_t.reshape(n, -1)[torch.as_tensor(valid, device=dev)])
             x = self.policy.features(obs_t, cfg.normalize_obs)
             dist = self.policy.distribution(x)
             action = dist.sample()
@@ -185,39 +196,38 @@ class MOPPO:
             reward = np.asarray(reward, dtype=np.float64).reshape(n, m)
             if not np.all(np.isfinite(reward)):
                 raise ValueError(f"environment returned a non-finite reward {reward[~np.isfinite(reward).all(1)][0]}")
-            obs_buf.append(obs_t)
+            reward = np.where(valid[:, None], reward, 0.0)
+            self._discounted = self._discounted * cfg.gamma + reward
+            raw_obs.append(obs_t.reshape(n, -1)[torch.as_tensor(valid, device=dev)])
+            disc_buf.append(self._discounted[valid])
+            self._discounted[(terminated | truncated) & valid] = 0.0
+            obs_buf.append(x)
             act_buf.append(action)
             logp_buf.append(self.policy.log_prob(dist, action))
             val_buf.append(self.policy.critic(x))
-            rew_buf.append(torch.as_tensor(self._scale_rewards(reward, valid, terminated | truncated), device=dev))
-            term_buf.append(torch.as_tensor(terminated & valid, device=dev))
-            trunc_buf.append(torch.as_tensor(truncated & valid, device=dev))
-            valid_buf.append(torch.as_tensor(valid, device=dev))
+            rew_buf.append(reward / scale)
+            term_buf.append(terminated & valid)
+            trunc_buf.append(truncated & valid)
+            valid_buf.append(valid)
             self._resetting = (terminated | truncated) & valid
             self._obs = next_obs
         x_last = self.policy.features(torch.as_tensor(self._obs, device=dev), cfg.normalize_obs)
-        return Rollout(
+        rollout = Rollout(
             obs=torch.stack(obs_buf),
             actions=torch.stack(act_buf),
             log_probs=torch.stack(logp_buf),
             values=torch.stack(val_buf),
-            rewards=torch.stack(rew_buf).float(),
-            terminated=torch.stack(term_buf),
-            truncated=torch.stack(trunc_buf),
-            valid=torch.stack(valid_buf),
+            rewards=torch.as_tensor(np.stack(rew_buf), dtype=torch.float32, device=dev),
+            terminated=torch.as_tensor(np.stack(term_buf), device=dev),
+            truncated=torch.as_tensor(np.stack(trunc_buf), device=dev),
+            valid=torch.as_tensor(np.stack(valid_buf), device=dev),
             next_value=self.policy.critic(x_last),
         )
-
-    def _scale_rewards(self, reward: np.ndarray, valid: np.ndarray, done: np.ndarray) -> np.ndarray:
-        """Divide each objective by the running std of its discounted return (VecNormalize style)."""
-        reward = np.where(valid[:, None], reward, 0.0)
-        if not self.config.normalize_returns:
-            return reward
-        self._discounted = self._discounted * self.config.gamma + reward
-        if valid.any():
-            self.policy.return_norm.update(torch.as_tensor(self._discounted[valid]))
-        self._discounted[done & valid] = 0.0
-        return reward / self.policy.return_norm.std.cpu().numpy()
+        if cfg.normalize_obs:
+            self.policy.obs_norm.update(torch.cat(raw_obs))
+        if cfg.normalize_returns:
+            self.policy.return_norm.update(torch.as_tensor(np.concatenate(disc_buf)))
+        return rollout
 
     # --- updating -------------------------------------------------------------------------
     def set_learning_rate(self, lr: float) -> None:
@@ -245,7 +255,7 @@ class MOPPO:
             order = torch.randperm(batch, device=obs.device)
             for start in range(0, batch, minibatch):
                 idx = order[start : start + minibatch]
-                x = self.policy.features(obs[idx], cfg.normalize_obs)
+                x = obs[idx]
                 dist = self.policy.distribution(x)
                 ratio = (self.policy.log_prob(dist, actions[idx]) - old_logp[idx]).exp()
                 a = actor_adv[idx]
@@ -257,12 +267,12 @@ class MOPPO:
                 loss = -(surrogate + barrier) + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
                 self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
                 self.optimizer.step()
-                stats["policy_loss"] += float(-surrogate)
-                stats["value_loss"] += float(value_loss)
-                stats["entropy"] += float(entropy)
-                stats["barrier"] += float(barrier)
+                stats["policy_loss"] += float(-surrogate.detach())
+                stats["value_loss"] += float(value_loss.detach())
+                stats["entropy"] += float(entropy.detach())
+                stats["barrier"] += float(barrier.detach())
                 updates += 1
         return {k: v / max(updates, 1) for k, v in stats.items()}
 

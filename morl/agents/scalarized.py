@@ -36,7 +36,7 @@ class ScalarizedConfig:
 
     Attributes:
         algorithm: "ppo" (any action space) or "sac" (continuous actions only).
-        num_preferences: equally spaced preferences (pymoo reference directions), extremes included.
+        num_preferences: equally spaced preferences, extremes included; None = max(5, m + 1).
         grid_step: if set, use the exact simplex grid with this step instead of ``num_preferences``.
         n_envs: parallel envs per SB3 model.
         gamma: discount; None takes the env's registered default.
@@ -46,7 +46,7 @@ class ScalarizedConfig:
     """
 
     algorithm: Literal["ppo", "sac"] = "ppo"
-    num_preferences: int = 5
+    num_preferences: int | None = None
     grid_step: float | None = None
     n_envs: int = 4
     gamma: float | None = None
@@ -93,7 +93,8 @@ class Scalarized(Agent):
         if cfg.grid_step is not None:
             self.preferences = preferences.simplex_grid(self.num_objectives, cfg.grid_step)
         else:
-            self.preferences = preferences.equally_spaced(cfg.num_preferences, self.num_objectives)
+            count = cfg.num_preferences or max(5, self.num_objectives + 1)
+            self.preferences = preferences.equally_spaced(count, self.num_objectives)
         defaults = envs.defaults_for(env) if not isinstance(env, gym.Env) else None
         self.gamma = cfg.gamma if cfg.gamma is not None else (defaults.gamma if defaults else 0.99)
         self.completed: list[int] = []
