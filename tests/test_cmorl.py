@@ -1,0 +1,96 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mo_gymnasium as mo_gym
+import numpy as np
+import pytest
+
+from morl import cli, metrics
+from morl.agents import get
+from morl.agents.cmorl import CMORL
+from morl.pareto import ParetoArchive
+
+CORRIDOR = "morl/treasure-corridor-v0"
+SMALL = {"num_envs": 4, "num_steps": 32, "eval_interval": 5, "update_iter": 5, "eval_episodes": 1}
+
+
+def test_registered_and_presets_are_overridable():
+    assert get("cmorl") is CMORL
+    agent = CMORL("deep-sea-treasure-v0")
+    assert agent.config.num_envs == 8 and agent.config.init_grid_step == 0.5
+    assert agent.initial_preferences.tolist() == [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
+    assert CMORL("deep-sea-treasure-v0", num_envs=2).config.num_envs == 2
+    with pytest.raises(ValueError, match="not an instance"):
+        CMORL(mo_gym.make("deep-sea-treasure-v0"))
+
+
+def test_thresholds_relax_constraints_for_negative_returns():
+    agent = CMORL("deep-sea-treasure-v0")  # reference point [0, -25]
+    start = np.array([23.7, -19.0])
+    c = agent.thresholds(start)
+    np.testing.assert_allclose(c, [0.9 * 23.7, -25 + 0.9 * 6])
+    assert np.all(c < start)  # beta < 1 relaxes both the positive and the negative objective
+    agent.ref_point = None
+    assert np.all(agent.thresholds(start) < start)
+
+
+def test_stages_run_in_order_within_budget_and_predict_follows_the_archive():
+    agent = CMORL(CORRIDOR, seed=0, executor="serial", **SMALL)
+    stages = []
+    archive = agent.learn(30_000, progress_bar=False, callback=lambda a, info: stages.append(info))
+    assert stages[0]["stage"] == "init" and stages[1]["stage"] == "extend-0"
+    assert (1.0, -1.0) in {tuple(v) for v in archive.values} and len(archive) >= 3
+    assert agent.num_timesteps <= 30_000
+    assert agent.selected and set(agent.selected) <= {e.id for e in archive.entries} | set(agent.selected)
+    obs = np.eye(5, dtype=np.float32)[:1]
+    assert agent.predict(obs, [1.0, 0.0]).tolist() == [0]  # treasure-only: walk on
+    assert agent.predict(obs, [0.0, 1.0]).tolist() == [1]  # time-only: dig at once
+
+
+def test_local_pool_gives_the_same_front_as_serial():
+    budget = 8_000
+    serial = CMORL(CORRIDOR, seed=3, executor="serial", **SMALL).learn(budget, progress_bar=False)
+    pooled = CMORL(CORRIDOR, seed=3, executor="local", workers=2, **SMALL).learn(budget, progress_bar=False)
+    np.testing.assert_array_equal(np.sort(serial.values, axis=0), np.sort(pooled.values, axis=0))
+
+
+def test_deep_sea_treasure_full_front_within_500k_steps():
+    agent = CMORL("deep-sea-treasure-v0", seed=0, executor="local", workers=2)
+    archive = agent.learn(500_000, progress_bar=False)
+    true_front = mo_gym.make("deep-sea-treasure-v0").unwrapped.pareto_front(gamma=1.0)
+    assert metrics.hypervolume(archive.values, [0, -25]) == pytest.approx(401.8)
+    assert {tuple(np.round(p, 4)) for p in true_front} <= {tuple(np.round(v, 4)) for v in archive.values}
+    assert agent.num_timesteps <= 500_000
+    # the concave-region point no linear preference can reach comes from the constrained extension
+    concave = next(e for e in archive.entries if np.allclose(e.value, [20.3, -14.0]))
+    assert concave.meta["job"].startswith("extend")
+
+
+def test_killed_run_resumes_from_job_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    sets = [f"{k}={v}" for k, v in {**SMALL, "executor": "serial"}.items()]
+    cmd = [sys.executable, "-m", "morl.cli", "train", "cmorl", "--env", CORRIDOR, "--total-timesteps", "20000",
+           "--out", str(out), "--no-progress", "--set", *sets]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    jobs = out / "checkpoints" / "jobs"
+    deadline = time.time() + 180
+    while time.time() < deadline and not list(jobs.glob("init-1.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = json.loads((jobs / "init-0.json").read_text())["updates_done"]
+    assert done_before >= 5
+
+    assert cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
+    state = json.loads((out / "checkpoints" / "cmorl_state.json").read_text())
+    assert state["stage"] >= 2 and state["num_timesteps"] <= 20_000
+    archive = ParetoArchive.load(out / "archive")
+    assert len(archive) >= 3
+    resumed = CMORL.load(out)
+    assert resumed.predict(np.eye(5, dtype=np.float32)[:1], [0.0, 1.0]).tolist() == [1]
