@@ -78,7 +78,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "morl/treasure-corridor-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3},
     "resource-gathering-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "num_select": 6},
     # official scripts (research/cmorl.md §2)
-    "minecart-v0": {"init_grid_step": 0.5, "init_fraction": 0.4, "num_select": 6, "eval_interval": 1},
+    "minecart-v0": {"init_grid_step": 0.5, "init_fraction": 0.4, "num_select": 6, "eval_interval": 5},
     "fruit-tree-v0": {"init_grid_step": 1.0, "init_fraction": 0.2, "num_select": 6, "eval_interval": 1},
     "mo-hopper-2d-v4": {**_MUJOCO, "num_select": 5},
     "mo-hopper-2obj-v5": {**_MUJOCO, "num_select": 5},
