@@ -72,6 +72,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         device = args.device or "auto"
         agents.get(algo)
         hparams = _hparams(args)
+        if args.executor:
+            hparams["executor"] = args.executor
+        if args.ray_address:
+            hparams["ray_address"] = args.ray_address
         settings = _eval_settings(env_spec, args.ref_point)
         run_path = Path(args.out) if args.out else default_run_dir(algo, envs.env_name(env_spec), seed)
         if run_path.exists() and any(run_path.iterdir()):
@@ -196,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="YAML file of hyperparameters")
     train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override hyperparameters")
     train.add_argument("--ref-point", nargs="+", type=float, help="hypervolume reference point")
+    train.add_argument("--executor", choices=["local", "serial", "ray"], help="where independent jobs run")
+    train.add_argument("--ray-address", help="Ray cluster address for --executor ray (default: start a local one)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(func=cmd_train)

@@ -1,0 +1,26 @@
+import operator
+
+import numpy as np
+import pytest
+
+from morl import distributed
+from morl.agents.cmorl import CMORL
+
+
+@pytest.mark.parametrize("executor", ["serial", "local", "ray"])
+def test_results_come_back_in_order(executor):
+    # a library function: Ray workers cannot import functions defined in test modules
+    jobs = [(i, i) for i in range(5)]
+    assert distributed.run_jobs(operator.mul, jobs, executor=executor, workers=2) == [0, 1, 4, 9, 16]
+
+
+def test_unknown_executor_lists_choices():
+    with pytest.raises(ValueError, match="local, ray, serial"):
+        distributed.run_jobs(operator.mul, [(1, 1), (2, 2)], executor="dask", workers=2)
+
+
+def test_cmorl_on_ray_matches_serial():
+    hp = {"num_envs": 2, "num_steps": 32, "eval_interval": 5, "update_iter": 3, "eval_episodes": 1}
+    serial = CMORL("morl/treasure-corridor-v0", seed=5, executor="serial", **hp).learn(4_000, progress_bar=False)
+    on_ray = CMORL("morl/treasure-corridor-v0", seed=5, executor="ray", **hp).learn(4_000, progress_bar=False)
+    np.testing.assert_array_equal(np.sort(serial.values, axis=0), np.sort(on_ray.values, axis=0))
