@@ -15,6 +15,7 @@ import numpy as np
 
 from morl import agents, envs, metrics, preferences, storage
 from morl import config as config_lib
+from morl.pareto import ParetoArchive
 from morl.runs import EvalSettings, Run, default_run_dir, read_config
 
 DEFAULT_ENV = "deep-sea-treasure-v0"
@@ -60,11 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         saved = read_config(run_path)
         algo, env_spec, seed = saved["algo"], saved["env"], int(saved["seed"])
         total, hparams, device = int(saved["total_timesteps"]), saved["hparams"], args.device or saved["device"]
-        settings = EvalSettings(
-            np.asarray(saved["ref_point"]),
-            np.asarray(saved["eval_weights"]),
-            None if saved["true_front"] is None else np.asarray(saved["true_front"]),
-        )
+        settings = _saved_settings(saved)
     else:
         if not args.algo:
             raise ValueError(f"train needs an algorithm; valid choices: {', '.join(sorted(agents.REGISTRY))}")
@@ -115,15 +112,29 @@ def _report(front: np.ndarray, settings: EvalSettings) -> None:
         print(f"{key}: {value:.6g}")
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    run_path = Path(args.run_dir)
-    saved = read_config(run_path)
-    agent = agents.get(saved["algo"]).load(run_path, device=args.device or "auto")
-    settings = EvalSettings(
+def _saved_settings(saved: dict[str, Any]) -> EvalSettings:
+    return EvalSettings(
         np.asarray(saved["ref_point"]),
         np.asarray(saved["eval_weights"]),
         None if saved["true_front"] is None else np.asarray(saved["true_front"]),
     )
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a run's archive; with ``--episodes``, re-roll each stored policy first.
+
+    Runs of algorithms outside the registry (e.g. an external baseline converted into a run
+    directory) have an archive without policies: they are scored, but cannot be re-rolled.
+    """
+    run_path = Path(args.run_dir)
+    saved = read_config(run_path)
+    settings = _saved_settings(saved)
+    if saved["algo"] not in agents.REGISTRY or not (run_path / "agent.json").exists():
+        if args.episodes:
+            raise ValueError(f"{run_path} holds no loadable '{saved['algo']}' agent: it can be scored, not re-rolled")
+        _report(ParetoArchive.load(run_path / "archive", load_policies=False).values, settings)
+        return 0
+    agent = agents.get(saved["algo"]).load(run_path, device=args.device or "auto")
     front = agent.archive.values
     if args.episodes:
         from morl import evaluation

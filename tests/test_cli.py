@@ -136,3 +136,18 @@ def test_killed_run_resumes_to_a_valid_archive(tmp_path):
     archive = ParetoArchive.load(out / "archive")
     assert len(archive) >= 2
     assert (out / "agent.json").exists() and (out / "plots" / "front.png").exists()
+
+
+def test_eval_scores_runs_of_external_algorithms_without_policies(tmp_path, capsys):
+    from morl.runs import EvalSettings, Run
+
+    run = Run.open(tmp_path, EvalSettings(np.array([0.0, 0.0]), np.array([[1.0, 0.0], [0.0, 1.0]])), False)
+    run.write_config({"algo": "pgmorl", "env": "mo-hopper-2obj-v5", "seed": 0})
+    archive = ParetoArchive(2)
+    archive.add([1.0, 2.0])
+    archive.add([2.0, 1.0])
+    archive.save(run.archive_dir)
+    assert run_cli("eval", tmp_path) == 0
+    assert "hypervolume: 3" in capsys.readouterr().out
+    assert run_cli("eval", tmp_path, "--episodes", 2) == 2
+    assert "not re-rolled" in capsys.readouterr().err

@@ -16,7 +16,7 @@ Independent policies (stage 1) and extensions (stage 2) are jobs run by ``morl.d
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Literal
 
@@ -229,13 +229,16 @@ class CMORL(Agent):
                 ))  # fmt: skip
         return specs
 
-    def _run(self, specs: list[JobSpec]) -> list[JobResult]:
+    def _run(self, specs: list[JobSpec]) -> Iterator[JobResult]:
         cfg: CMORLConfig = self.config
-        return distributed.run_jobs(run_job, [(s,) for s in specs], cfg.executor, cfg.workers, cfg.ray_address)
+        return distributed.stream_jobs(run_job, [(s,) for s in specs], cfg.executor, cfg.workers, cfg.ray_address)
 
-    def _merge(self, results: list[JobResult], bar: tqdm, run: Run | None, callback: Callback | None,
+    def _merge(self, results: Iterator[JobResult], bar: tqdm, run: Run | None, callback: Callback | None,
                stage: str) -> bool:  # fmt: skip
-        """Offer every candidate to the archive, count steps, log; True if the callback asks to stop."""
+        """Offer each job's candidates to the archive as it lands, count steps, log after each job.
+
+        Returns True if the callback asked to stop (checked once the whole batch of jobs is in).
+        """
         added = 0
         for result in results:
             self.num_timesteps += result.env_steps
@@ -243,9 +246,9 @@ class CMORL(Agent):
             for cand in result.candidates:
                 meta = {"job": result.key, "updates": cand.updates, "discounted_return": cand.discounted.tolist()}
                 added += self.archive.add(cand.value, cand.state, meta=meta)
+            if run is not None:
+                run.log_front(self.archive, self.num_timesteps)
         self._networks = {k: v for k, v in self._networks.items() if k in {e.id for e in self.archive.entries}}
-        if run is not None:
-            run.log_front(self.archive, self.num_timesteps)
         info = {"env_steps": self.num_timesteps, "stage": stage, "added": added, "archive_size": len(self.archive)}
         return callback is not None and callback(self, info) is False
 
@@ -297,10 +300,3 @@ class CMORL(Agent):
         self.num_timesteps = int(state["num_timesteps"])
         if (run.archive_dir / "index.json").exists():
             self._adopt_archive(ParetoArchive.load(run.archive_dir))
-
-
-def expected_rounds(config: CMORLConfig, total_timesteps: int, num_objectives: int) -> int:
-    """How many extension rounds a budget allows (for planning budgets and docs)."""
-    per_update = config.num_envs * config.num_steps
-    stage2 = total_timesteps * (1 - config.init_fraction)
-    return math.floor(stage2 / (per_update * config.update_iter * config.num_select * num_objectives))

@@ -7,7 +7,6 @@ evaluation, so a killed run resumes each job where it stopped, not from its star
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,9 +152,3 @@ def _keep_non_dominated(candidates: list[Candidate]) -> list[Candidate]:
     """Only snapshots that could enter the archive are worth carrying back (and checkpointing)."""
     mask = non_dominated_mask(np.stack([c.value for c in candidates]))
     return [c for c, keep in zip(candidates, mask, strict=True) if keep]
-
-
-def job_record(spec: JobSpec) -> str:
-    """A one-line description of a job for logs."""
-    what = f"w={np.round(spec.weights, 3).tolist()}" if spec.weights is not None else f"extend obj {spec.target}"
-    return json.dumps({"job": spec.key, "what": what, "updates": spec.num_updates})
