@@ -42,6 +42,7 @@ SUITES_DIR = REPO / "experiments" / "suites"
 DOCS_DIR = REPO / "docs" / "benchmarks"
 DEFAULT_OUT = Path("runs") / "benchmarks"
 AGENT_FILE = "agent.json"
+PGMORL_RESULT = "pgmorl_result.json"
 CONFIG_FILE = "config.json"
 CELL_FILE = "benchmark_cell.json"
 LOG_FILE = "benchmark.log"
@@ -69,6 +70,13 @@ class Cell:
     def group(self) -> tuple[str, str, int]:
         """Cells differing only in the seed are aggregated together."""
         return (self.algo, self.env, self.budget)
+
+    def overrides_as_flags(self) -> list[str]:
+        """Hyperparameters as ``--key value`` flags, for external baselines' own scripts."""
+        flags: list[str] = []
+        for key, value in self.hparams:
+            flags += [f"--{key.replace('_', '-')}", *(str(v) for v in (value if isinstance(value, list) else [value]))]
+        return flags
 
     def overrides(self) -> list[str]:
         """``--set`` arguments; JSON is valid YAML, so every value round-trips through the CLI parser."""
@@ -141,7 +149,44 @@ def load_suite(path: Path) -> tuple[dict[str, Any], list[Cell]]:
 
 # --- running one cell (inside a worker process) ----------------------------------------------
 def _finished(cell_dir: Path) -> bool:
-    return (cell_dir / AGENT_FILE).is_file()
+    """A morl run saved its agent; an external baseline's run was converted (archive index written)."""
+    external = (cell_dir / PGMORL_RESULT).is_file() and (cell_dir / "archive" / "index.json").is_file()
+    return (cell_dir / AGENT_FILE).is_file() or external
+
+
+def _run_pgmorl(cell: Cell, path: Path, log: io.StringIO) -> int:
+    """MORL-Baselines' PGMORL in its own venv (``.venv-pgmorl``), then conversion to a morl run directory.
+
+    morl-baselines is not a dependency of morl: see ``experiments/pgmorl_cell.py`` for the setup.
+    """
+    python = REPO / ".venv-pgmorl" / "bin" / "python"
+    if not python.is_file():
+        log.write(f"error: {python} not found; create it as described in experiments/pgmorl_cell.py\n")
+        return 2
+    if path.exists():
+        shutil.rmtree(path)
+    train = [
+        str(python),
+        str(REPO / "experiments" / "pgmorl_cell.py"),
+        "--env",
+        cell.env,
+        "--total-timesteps",
+        str(cell.budget),
+        "--seed",
+        str(cell.seed),
+        "--out",
+        str(path),
+        "--quiet",
+        *cell.overrides_as_flags(),
+    ]
+    convert = [sys.executable, str(REPO / "experiments" / "pgmorl_to_run.py"), str(path)]
+    for argv in (train, convert):
+        log.write(f"$ {shlex.join(argv)}\n")
+        done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "WANDB_MODE": "disabled"})
+        log.write(done.stdout[-20_000:] + done.stderr[-20_000:])
+        if done.returncode != 0:
+            return done.returncode
+    return 0
 
 
 def _hparams_match(cell_dir: Path, cell: Cell) -> bool:
@@ -187,11 +232,12 @@ def run_cell(cell: Cell, cell_dir: str) -> dict[str, Any]:
         if cell.hparams:
             argv += ["--set", *cell.overrides()]
     buffer = io.StringIO()
-    buffer.write(f"$ morl {shlex.join(argv)}\n")
+    if cell.algo != "pgmorl":
+        buffer.write(f"$ morl {shlex.join(argv)}\n")
     status, error = "ok", ""
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            code = cli.main(argv)
+            code = _run_pgmorl(cell, path, buffer) if cell.algo == "pgmorl" else cli.main(argv)
         if code != 0:
             status, error = "error", _last_error_line(buffer.getvalue())
     except SystemExit as exc:  # argparse rejected the arguments
