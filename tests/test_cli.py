@@ -127,7 +127,7 @@ def test_killed_run_resumes_to_a_valid_archive(tmp_path):
     proc.wait()
     assert state.exists(), "the run never reached its first checkpoint"
     done_before = json.loads(state.read_text())["completed"]
-    assert 1 <= len(done_before) < 3
+    assert len(done_before) in (1, 2)
 
     assert run_cli("train", "--resume", out, "--no-progress") == 0
     final = json.loads(state.read_text())
