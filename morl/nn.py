@@ -40,6 +40,7 @@ class RunningNorm(nn.Module):
         self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
         self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
         self.register_buffer("count", torch.tensor(epsilon, dtype=torch.float64))
+        self._affine: tuple[tuple[int, int, int], torch.Tensor, torch.Tensor] | None = None
 
     @torch.no_grad()
     def update(self, batch: torch.Tensor) -> None:
@@ -62,5 +63,16 @@ class RunningNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Standardise ``x`` with the running statistics and clip to ``[-clip, clip]``."""
-        out = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
-        return out.clamp(-self.clip, self.clip)
+        mean, inv_std = self._shift_and_scale(x.dtype)
+        return ((x - mean) * inv_std).clamp(-self.clip, self.clip)
+
+    def _shift_and_scale(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and 1/std in ``dtype``, recomputed only when the statistics change.
+
+        The cache key is the buffers' in-place version counters, which ``update`` and
+        ``load_state_dict`` both bump; acting calls this once per env step.
+        """
+        key = (self.mean._version, self.var._version, id(self.mean))
+        if self._affine is None or self._affine[0] != key or self._affine[1].dtype != dtype:
+            self._affine = (key, self.mean.to(dtype), (1.0 / self.std).to(dtype))
+        return self._affine[1], self._affine[2]

@@ -18,6 +18,8 @@ from morl import envs, evaluation, storage
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective
 from morl.pareto import non_dominated_mask
 
+MAX_EVAL_ENVS = 16
+
 
 @dataclass
 class Candidate:
@@ -121,7 +123,8 @@ def run_job(spec: JobSpec) -> JobResult:
         learner.policy.load_state_dict(spec.start_state)
     done, steps, candidates = _load_job(spec, learner)
     train_env = envs.make(spec.env, num_envs=spec.ppo.num_envs, seed=spec.seed + 7919 * (done + 1))
-    eval_env = envs.make(spec.env, num_envs=min(spec.eval_episodes, 4))
+    # one sub-env per episode (up to MAX_EVAL_ENVS): an evaluation lasts one episode, not several
+    eval_env = envs.make(spec.env, num_envs=min(spec.eval_episodes, MAX_EVAL_ENVS))
     current = spec.start_value
     pref = spec.weights if spec.weights is not None else np.eye(m)[spec.target]
     try:

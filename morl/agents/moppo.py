@@ -15,10 +15,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Categorical, Normal
 
 from morl.buffers import Rollout, vector_gae
 from morl.nn import RunningNorm, mlp
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 @dataclass
@@ -78,15 +79,36 @@ class ActorCritic(nn.Module):
         flat = obs.reshape(obs.shape[0], -1).float()
         return self.obs_norm(flat) if normalize else flat
 
-    def distribution(self, x: torch.Tensor) -> torch.distributions.Distribution:
+    def sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A sampled action per row of ``x`` and its log-probability.
+
+        Written out rather than through ``torch.distributions``: acting is the inner loop of
+        every rollout, and the distribution objects cost more than the small networks do.
+        """
         out = self.actor(x)
         if self.discrete:
-            return Categorical(logits=out, validate_args=False)
-        return Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+            log_p = torch.log_softmax(out, -1)
+            action = torch.multinomial(log_p.exp(), 1)
+            return action.squeeze(-1), log_p.gather(-1, action).squeeze(-1)
+        noise = torch.randn_like(out)
+        action = out + self.log_std.exp() * noise
+        return action, (-0.5 * noise.pow(2) - self.log_std - _LOG_SQRT_2PI).sum(-1)
 
-    def mode(self, dist: torch.distributions.Distribution) -> torch.Tensor:
+    def log_prob_entropy(self, x: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability of ``actions`` and the policy entropy, per row of ``x``."""
+        out = self.actor(x)
+        if self.discrete:
+            log_p = torch.log_softmax(out, -1)
+            entropy = -(log_p.exp() * log_p).sum(-1)
+            return log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), entropy
+        z = (actions - out) * torch.exp(-self.log_std)
+        log_prob = (-0.5 * z.pow(2) - self.log_std - _LOG_SQRT_2PI).sum(-1)
+        return log_prob, (0.5 + _LOG_SQRT_2PI + self.log_std).sum().expand(x.shape[0])
+
+    def mode(self, x: torch.Tensor) -> torch.Tensor:
         """Most likely action: argmax for categorical, the mean for Gaussian."""
-        return dist.probs.argmax(-1) if self.discrete else dist.mean
+        out = self.actor(x)
+        return out.argmax(-1) if self.discrete else out
 
     def to_env(self, action: torch.Tensor, act_space: gym.Space) -> np.ndarray:
         """Sampled actions as the env expects them (ints, or clipped to the Box bounds)."""
@@ -96,17 +118,8 @@ class ActorCritic(nn.Module):
     @torch.no_grad()
     def act(self, obs: np.ndarray, act_space: gym.Space, normalize_obs: bool, deterministic: bool = True) -> np.ndarray:
         """Actions for a batch of raw observations; the mode of the policy when ``deterministic``."""
-        device = self.critic[0].weight.device
-        dist = self.distribution(self.features(torch.as_tensor(obs, device=device), normalize_obs))
-        return self.to_env(self.mode(dist) if deterministic else dist.sample(), act_space)
-
-    def log_prob(self, dist: torch.distributions.Distribution, actions: torch.Tensor) -> torch.Tensor:
-        lp = dist.log_prob(actions)
-        return lp if self.discrete else lp.sum(-1)
-
-    def entropy(self, dist: torch.distributions.Distribution) -> torch.Tensor:
-        ent = dist.entropy()
-        return ent if self.discrete else ent.sum(-1)
+        x = self.features(torch.as_tensor(obs, device=self.critic[0].weight.device), normalize_obs)
+        return self.to_env(self.mode(x) if deterministic else self.sample(x)[0], act_space)
 
 
 @dataclass
@@ -154,7 +167,9 @@ class MOPPO:
         self.num_objectives = num_objectives
         self.act_space = act_space
         self.policy = ActorCritic(obs_space, act_space, num_objectives, config.hidden).to(device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate, eps=1e-5, foreach=True)
+        # fused Adam: one kernel for all parameters, the same arithmetic as the per-tensor loop
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate, eps=1e-5,
+                                          fused=device.type in ("cpu", "cuda"))  # fmt: skip
         self._obs: np.ndarray | None = None
         self._resetting: np.ndarray | None = None
         self._discounted: np.ndarray | None = None  # running discounted return per env
@@ -177,56 +192,58 @@ class MOPPO:
         folded in once per rollout, after it; rewards are divided by the running std of each
         objective's discounted return (VecNormalize-style scaling, per objective).
         """
-        cfg, dev, m = self.config, self.device, self.num_objectives
-        n = env.num_envs
+        cfg, dev, m, policy = self.config, self.device, self.num_objectives, self.policy
+        n, steps = env.num_envs, cfg.num_steps
         if self._obs is None:
             self._obs, _ = env.reset()
             self._resetting = np.zeros(n, dtype=bool)
             self._discounted = np.zeros((n, m))
-        raw_obs, obs_buf, act_buf, logp_buf, val_buf = [], [], [], [], []
-        rew_buf, disc_buf, term_buf, trunc_buf, valid_buf = [], [], [], [], []
-        scale = self.policy.return_norm.std.cpu().numpy() if cfg.normalize_returns else np.ones(m)
-        for _ in range(cfg.num_steps):
-            obs_t = torch.as_tensor(self._obs, device=dev)
-            valid = ~self._resetting
-            x = self.policy.features(obs_t, cfg.normalize_obs)
-            dist = self.policy.distribution(x)
-            action = dist.sample()
+        raw_obs, obs_buf, act_buf, logp_buf = [], [], [], []
+        rewards = np.empty((steps, n, m))
+        discounted = np.empty((steps, n, m))
+        terminated_buf = np.empty((steps, n), dtype=bool)
+        truncated_buf = np.empty((steps, n), dtype=bool)
+        valid_buf = np.empty((steps, n), dtype=bool)
+        for t in range(steps):
+            raw = torch.as_tensor(self._obs, device=dev).reshape(n, -1).float()
+            x = policy.obs_norm(raw) if cfg.normalize_obs else raw
+            action, log_prob = policy.sample(x)
             next_obs, reward, terminated, truncated, _ = env.step(self._to_env(action))
             reward = np.asarray(reward, dtype=np.float64).reshape(n, m)
-            if not np.all(np.isfinite(reward)):
+            if not np.isfinite(reward).all():
                 raise ValueError(f"environment returned a non-finite reward {reward[~np.isfinite(reward).all(1)][0]}")
+            valid = ~self._resetting
             reward = np.where(valid[:, None], reward, 0.0)
             self._discounted = self._discounted * cfg.gamma + reward
-            raw_obs.append(obs_t.reshape(n, -1)[torch.as_tensor(valid, device=dev)])
-            disc_buf.append(self._discounted[valid])
-            self._discounted[(terminated | truncated) & valid] = 0.0
+            discounted[t] = self._discounted
+            ended = (terminated | truncated) & valid
+            self._discounted[ended] = 0.0
+            raw_obs.append(raw)
             obs_buf.append(x)
             act_buf.append(action)
-            logp_buf.append(self.policy.log_prob(dist, action))
-            val_buf.append(self.policy.critic(x))
-            rew_buf.append(reward / scale)
-            term_buf.append(terminated & valid)
-            trunc_buf.append(truncated & valid)
-            valid_buf.append(valid)
-            self._resetting = (terminated | truncated) & valid
+            logp_buf.append(log_prob)
+            rewards[t], terminated_buf[t], truncated_buf[t], valid_buf[t] = reward, terminated, truncated, valid
+            self._resetting = ended
             self._obs = next_obs
-        x_last = self.policy.features(torch.as_tensor(self._obs, device=dev), cfg.normalize_obs)
+        raw = torch.as_tensor(self._obs, device=dev).reshape(n, -1).float()
+        obs = torch.stack(obs_buf)
+        valid = torch.as_tensor(valid_buf, device=dev)
+        scale = policy.return_norm.std.cpu().numpy() if cfg.normalize_returns else np.ones(m)
         rollout = Rollout(
-            obs=torch.stack(obs_buf),
+            obs=obs,
             actions=torch.stack(act_buf),
             log_probs=torch.stack(logp_buf),
-            values=torch.stack(val_buf),
-            rewards=torch.as_tensor(np.stack(rew_buf), dtype=torch.float32, device=dev),
-            terminated=torch.as_tensor(np.stack(term_buf), device=dev),
-            truncated=torch.as_tensor(np.stack(trunc_buf), device=dev),
-            valid=torch.as_tensor(np.stack(valid_buf), device=dev),
-            next_value=self.policy.critic(x_last),
+            values=policy.critic(obs),  # the critic is not needed to act: one batched pass
+            rewards=torch.as_tensor(rewards / scale, dtype=torch.float32, device=dev),
+            terminated=torch.as_tensor(terminated_buf & valid_buf, device=dev),
+            truncated=torch.as_tensor(truncated_buf & valid_buf, device=dev),
+            valid=valid,
+            next_value=policy.critic(policy.obs_norm(raw) if cfg.normalize_obs else raw),
         )
         if cfg.normalize_obs:
-            self.policy.obs_norm.update(torch.cat(raw_obs))
+            policy.obs_norm.update(torch.stack(raw_obs)[valid])
         if cfg.normalize_returns:
-            self.policy.return_norm.update(torch.as_tensor(np.concatenate(disc_buf)))
+            policy.return_norm.update(torch.as_tensor(discounted[valid_buf]))
         return rollout
 
     # --- updating -------------------------------------------------------------------------
@@ -247,34 +264,32 @@ class MOPPO:
         scale = self.policy.return_norm.std.float() if cfg.normalize_returns else torch.ones(self.num_objectives)
         raw_adv = adv * scale.to(adv.device)  # (B, m) in reward units
         actor_adv = self._actor_advantage(raw_adv, objective)
-        batch = obs.shape[0]
+        batch, m = obs.shape[0], self.num_objectives
         minibatch = max(1, batch // cfg.num_minibatches)
-        stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "barrier": 0.0}
-        updates = 0
+        # one gather per minibatch instead of four: [old log-prob | actor advantage | A (m) | return (m)]
+        targets = torch.cat([old_logp[:, None], actor_adv[:, None], raw_adv, ret], dim=1)
+        params = list(self.policy.parameters())
+        history = []
         for _ in range(cfg.update_epochs):
             order = torch.randperm(batch, device=obs.device)
             for start in range(0, batch, minibatch):
                 idx = order[start : start + minibatch]
-                x = obs[idx]
-                dist = self.policy.distribution(x)
-                ratio = (self.policy.log_prob(dist, actions[idx]) - old_logp[idx]).exp()
-                a = actor_adv[idx]
+                x, mb = obs[idx], targets[idx]
+                log_prob, entropy = self.policy.log_prob_entropy(x, actions[idx])
+                ratio = (log_prob - mb[:, 0]).exp()
+                a = mb[:, 1]
                 surrogate = torch.min(ratio * a, ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef) * a).mean()
-                barrier = self._barrier(ratio, raw_adv[idx], objective)
-                values = self.policy.critic(x)
-                value_loss = 0.5 * (values - ret[idx]).pow(2).sum(-1).mean()
-                entropy = self.policy.entropy(dist).mean()
+                barrier = self._barrier(ratio, mb[:, 2 : 2 + m], objective)
+                value_loss = 0.5 * (self.policy.critic(x) - mb[:, 2 + m :]).pow(2).sum(-1).mean()
+                entropy = entropy.mean()
                 loss = -(surrogate + barrier) + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
                 self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm, foreach=True)
+                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm, foreach=True)
                 self.optimizer.step()
-                stats["policy_loss"] += float(-surrogate.detach())
-                stats["value_loss"] += float(value_loss.detach())
-                stats["entropy"] += float(entropy.detach())
-                stats["barrier"] += float(barrier.detach())
-                updates += 1
-        return {k: v / max(updates, 1) for k, v in stats.items()}
+                history.append(torch.stack([-surrogate, value_loss, entropy, barrier]).detach())
+        means = torch.stack(history).mean(0).tolist()
+        return dict(zip(("policy_loss", "value_loss", "entropy", "barrier"), means, strict=True))
 
     def _actor_advantage(self, raw_adv: torch.Tensor, objective: Objective) -> torch.Tensor:
         """``w . A`` (stage 1) or ``A_l`` (stage 2), standardised over the batch."""
