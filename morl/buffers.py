@@ -14,17 +14,21 @@ import torch
 
 @dataclass
 class Rollout:
-    """One rollout of ``T`` steps from ``N`` envs with ``m`` objectives (tensors on one device)."""
+    """One rollout of ``T`` steps with ``m`` objectives (tensors on one device).
 
-    obs: torch.Tensor  # (T, N, D) policy inputs (flattened, normalised as the policy saw them)
-    actions: torch.Tensor  # (T, N, *act_shape)
-    log_probs: torch.Tensor  # (T, N)
-    values: torch.Tensor  # (T, N, m) critic output, normalised return units
-    rewards: torch.Tensor  # (T, N, m) normalised rewards
-    terminated: torch.Tensor  # (T, N) bool
-    truncated: torch.Tensor  # (T, N) bool
-    valid: torch.Tensor  # (T, N) bool: False on autoreset steps
-    next_value: torch.Tensor  # (N, m) critic value of the observation after the last step
+    ``E`` below is the env index: ``(N,)`` envs, or ``(P, N)`` for a population of P policies
+    with N envs each; GAE is elementwise over it.
+    """
+
+    obs: torch.Tensor  # (T, *E, D) policy inputs (flattened, normalised as the policy saw them)
+    actions: torch.Tensor  # (T, *E, *act_shape)
+    log_probs: torch.Tensor  # (T, *E)
+    values: torch.Tensor  # (T, *E, m) critic output, normalised return units
+    rewards: torch.Tensor  # (T, *E, m) normalised rewards
+    terminated: torch.Tensor  # (T, *E) bool
+    truncated: torch.Tensor  # (T, *E) bool
+    valid: torch.Tensor  # (T, *E) bool: False on autoreset steps
+    next_value: torch.Tensor  # (*E, m) critic value of the observation after the last step
 
     @property
     def num_transitions(self) -> int:
@@ -34,13 +38,13 @@ class Rollout:
 def vector_gae(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimates per objective, and the matching return targets.
 
-    Returns ``(advantages, returns)``, both (T, N, m). A terminated step does not bootstrap; a
+    Returns ``(advantages, returns)``, both (T, *E, m). A terminated step does not bootstrap; a
     truncated one bootstraps from the value of its final observation, which is the input
     observation of the following (autoreset) step.
     """
     values, rewards = rollout.values, rollout.rewards
     steps = values.shape[0]
-    next_values = torch.cat([values[1:], rollout.next_value.unsqueeze(0)], dim=0)  # (T, N, m)
+    next_values = torch.cat([values[1:], rollout.next_value.unsqueeze(0)], dim=0)  # (T, *E, m)
     not_terminal = (~rollout.terminated).unsqueeze(-1).to(values.dtype)
     episode_goes_on = (~(rollout.terminated | rollout.truncated)).unsqueeze(-1).to(values.dtype)
     valid = rollout.valid.unsqueeze(-1).to(values.dtype)

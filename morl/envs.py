@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -171,14 +171,15 @@ def make_env(spec: EnvSpec, **kwargs: Any) -> gym.Env:
 def make(
     env: EnvSpec,
     num_envs: int = 1,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     vectorization: Vectorization = "sync",
     **kwargs: Any,
 ) -> gym.vector.VectorEnv:
     """A vector env of ``num_envs`` copies whose ``step`` rewards have shape ``(num_envs, m)``.
 
-    Env ``i`` is seeded with ``seed + i`` (first reset), so runs with the same seed repeat,
-    except for envs that draw from NumPy's global generator (minecart in mo-gymnasium 1.3.2).
+    Env ``i`` is seeded with ``seed + i`` (first reset), or with ``seed[i]`` when ``seed`` is a
+    sequence, so runs with the same seed repeat, except for envs that draw from NumPy's global
+    generator (minecart in mo-gymnasium 1.3.2).
     The env is checked with :func:`check_env` first, so a broken env fails here, by name.
     """
     if num_envs < 1:
@@ -201,8 +202,11 @@ def make(
         fns = [factory] * num_envs
     vec = MOSyncVectorEnv(fns) if vectorization == "sync" else _MOAsyncVectorEnv(fns)
     if seed is not None:
-        vec.reset(seed=[seed + i for i in range(num_envs)])
-        vec.action_space.seed(seed)
+        seeds = [seed + i for i in range(num_envs)] if isinstance(seed, int | np.integer) else [int(s) for s in seed]
+        if len(seeds) != num_envs:
+            raise ValueError(f"got {len(seeds)} seeds for {num_envs} envs")
+        vec.reset(seed=seeds)
+        vec.action_space.seed(seeds[0])
     return vec
 
 

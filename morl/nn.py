@@ -30,31 +30,39 @@ class RunningNorm(nn.Module):
     """Running mean/variance of a vector stream (Chan et al. parallel update).
 
     Kept as module buffers so a policy's normaliser is saved with its weights (safetensors)
-    and an archived policy acts exactly as it did when it was evaluated.
+    and an archived policy acts exactly as it did when it was evaluated. With ``members`` it
+    keeps one independent set of statistics per member of a batched population (leading dim).
     """
 
-    def __init__(self, dim: int, clip: float = 10.0, epsilon: float = 1e-8) -> None:
+    def __init__(self, dim: int, clip: float = 10.0, epsilon: float = 1e-8, members: int | None = None) -> None:
         super().__init__()
         self.clip = clip
         self.epsilon = epsilon
-        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
-        self.register_buffer("var", torch.ones(dim, dtype=torch.float64))
-        self.register_buffer("count", torch.tensor(epsilon, dtype=torch.float64))
+        lead = () if members is None else (members,)
+        self.register_buffer("mean", torch.zeros(*lead, dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(*lead, dim, dtype=torch.float64))
+        self.register_buffer("count", torch.full(lead, epsilon, dtype=torch.float64))
         self._affine: tuple[tuple[int, int, int], torch.Tensor, torch.Tensor] | None = None
 
     @torch.no_grad()
-    def update(self, batch: torch.Tensor) -> None:
-        """Fold a batch (n, dim) into the running statistics."""
-        batch = batch.reshape(-1, self.mean.shape[0]).to(torch.float64)
-        n = batch.shape[0]
-        if n == 0:
-            return
-        b_mean, b_var = batch.mean(0), batch.var(0, unbiased=False)
+    def update(self, batch: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Fold a batch into the statistics: ``(n, dim)``, or ``(members, n, dim)`` with an optional
+        ``(members, n)`` mask of the rows that count (members may see different numbers of rows)."""
+        lead, dim = self.mean.shape[:-1], self.mean.shape[-1]
+        batch = batch.reshape(*lead, -1, dim).to(torch.float64)
+        weight = torch.ones(batch.shape[:-1], dtype=torch.float64, device=batch.device)
+        if mask is not None:
+            weight = mask.reshape(weight.shape).to(torch.float64)
+        n = weight.sum(-1)
+        safe_n = n.clamp(min=1.0).unsqueeze(-1)
+        b_mean = (batch * weight.unsqueeze(-1)).sum(-2) / safe_n
+        b_var = ((batch - b_mean.unsqueeze(-2)).pow(2) * weight.unsqueeze(-1)).sum(-2) / safe_n
         delta = b_mean - self.mean
         total = self.count + n
-        self.mean += delta * n / total
-        m2 = self.var * self.count + b_var * n + delta.pow(2) * self.count * n / total
-        self.var.copy_(m2 / total)
+        self.mean += delta * (n / total).unsqueeze(-1)
+        m2 = self.var * self.count.unsqueeze(-1) + b_var * n.unsqueeze(-1)
+        m2 += delta.pow(2) * (self.count * n / total).unsqueeze(-1)
+        self.var.copy_(m2 / total.unsqueeze(-1))
         self.count.copy_(total)
 
     @property
@@ -62,9 +70,9 @@ class RunningNorm(nn.Module):
         return torch.sqrt(self.var + self.epsilon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardise ``x`` with the running statistics and clip to ``[-clip, clip]``."""
+        """Standardise ``x`` (``(B, dim)``, or ``(members, B, dim)``) and clip to ``[-clip, clip]``."""
         mean, inv_std = self._shift_and_scale(x.dtype)
-        return ((x - mean) * inv_std).clamp(-self.clip, self.clip)
+        return ((x - mean.unsqueeze(-2)) * inv_std.unsqueeze(-2)).clamp(-self.clip, self.clip)
 
     def _shift_and_scale(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and 1/std in ``dtype``, recomputed only when the statistics change.

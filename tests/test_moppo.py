@@ -1,3 +1,5 @@
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -6,7 +8,7 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from mo_gymnasium.wrappers.vector import MOSyncVectorEnv
 
 from morl import envs, evaluation
-from morl.agents.moppo import MOPPO, MOPPOConfig, Objective, log_barrier
+from morl.agents.moppo import MOPPO, ActorCritic, MOPPOConfig, Objective, log_barrier
 
 
 class VectorCartPoleEnv(CartPoleEnv):
@@ -36,36 +38,90 @@ def test_log_barrier_is_log_above_margin_and_pushes_back_below():
     assert grads[2] == pytest.approx(100.0) and grads[3] == pytest.approx(100.0)
 
 
-def _learner(env_spec, config):
+def _learner(env_spec, config, members=1, seed=0):
     probe = envs.make_env(env_spec)
-    return MOPPO(probe.observation_space, probe.action_space, envs.reward_dim(probe), config, torch.device("cpu"))
+    return MOPPO(probe.observation_space, probe.action_space, envs.reward_dim(probe), config, torch.device("cpu"),
+                 seed=seed, members=members)  # fmt: skip
 
 
-def test_one_hot_preference_learns_cartpole():
+def test_population_member_with_a_one_hot_preference_learns_cartpole_and_the_other_does_not():
     torch.set_num_threads(1)
     config = MOPPOConfig(num_envs=8, num_steps=128, gamma=0.99, num_minibatches=4, update_epochs=4)
-    learner = _learner(VectorCartPole, config)
-    vec = envs.make(VectorCartPole, num_envs=config.num_envs, seed=0)
-    evaluator = envs.make(VectorCartPole, num_envs=2)
-    before = evaluation.evaluate(lambda o, w: learner.act(o), evaluator, [1.0, 0.0], 4, seed=1).mean_return[0]
-    for _ in range(40):  # 40,960 transitions
-        learner.update(learner.collect(vec), Objective(weights=np.array([1.0, 0.0])))
-    after = evaluation.evaluate(lambda o, w: learner.act(o), evaluator, [1.0, 0.0], 4, seed=1).mean_return[0]
-    assert after > 200 and after > 3 * before
+    learner = _learner(VectorCartPole, config, members=2)
+    vec = envs.make(VectorCartPole, num_envs=2 * config.num_envs, seed=0)
+    evaluator = envs.make(VectorCartPole, num_envs=4)
+
+    def score():
+        results = evaluation.evaluate_groups(learner.act, evaluator, 2, episodes=4, seed=1)
+        return [r.mean_return[0] for r in results]
+
+    before = score()
+    # member 0 maximises the CartPole reward; member 1 the second objective, which is always 0
+    objectives = [Objective(weights=np.array([1.0, 0.0])), Objective(weights=np.array([0.0, 1.0]))]
+    for _ in range(40):  # 40,960 transitions per member
+        learner.update(learner.collect(vec), objectives)
+    after = score()
+    assert after[0] > 200 and after[0] > 3 * before[0]
+    assert after[1] < 100  # nothing rewards balancing for member 1
+
+
+def test_members_do_not_influence_each_other():
+    """Member 0's update is the same whatever member 1's data: per-member losses, clipping and Adam."""
+    config = MOPPOConfig(num_envs=2, num_steps=16, update_epochs=2, num_minibatches=2, max_grad_norm=0.01)
+    vec = envs.make("mo-mountaincarcontinuous-v0", num_envs=4, seed=0)
+    rollout = _learner("mo-mountaincarcontinuous-v0", config, members=2).collect(vec)
+    objectives = [Objective(weights=np.array([0.5, 0.5])), Objective(weights=np.array([1.0, 0.0]))]
+
+    def members_after(rewards_of_member1):
+        learner = _learner("mo-mountaincarcontinuous-v0", config, members=2, seed=0)
+        rewards = rollout.rewards.clone()
+        rewards[:, 1] = rewards_of_member1
+        torch.manual_seed(5)
+        learner.update(dataclasses.replace(rollout, rewards=rewards), objectives)
+        return learner.policy.member_state(0), learner.policy.member_state(1)
+
+    a0, a1 = members_after(torch.randn_like(rollout.rewards[:, 1]))
+    b0, b1 = members_after(100.0 * torch.randn_like(rollout.rewards[:, 1]))
+    for key in a0:
+        torch.testing.assert_close(a0[key], b0[key])
+    assert not torch.equal(a1["actor.0.weight"], b1["actor.0.weight"])
+
+
+def test_member_state_is_an_actor_critic_that_acts_like_the_member():
+    config = MOPPOConfig(num_envs=2, num_steps=8, update_epochs=1)
+    learner = _learner("mo-mountaincarcontinuous-v0", config, members=3)
+    vec = envs.make("mo-mountaincarcontinuous-v0", num_envs=6, seed=0)
+    learner.update(learner.collect(vec), Objective(weights=np.array([0.5, 0.5])))
+    obs = np.random.default_rng(0).normal(size=(3 * 4, 2)).astype(np.float32)
+    batched = learner.act(obs)
+    single = ActorCritic(vec.single_observation_space, vec.single_action_space, 2, config.hidden)
+    for p in range(3):
+        single.load_state_dict(learner.policy.member_state(p))
+        alone = single.act(obs[4 * p : 4 * p + 4], vec.single_action_space, normalize_obs=True)
+        np.testing.assert_allclose(alone, batched[4 * p : 4 * p + 4], rtol=1e-5, atol=1e-6)
+    learner.policy.load_member(0, learner.policy.member_state(2))  # `single` holds member 2 now
+    member2_on_first_rows = single.act(obs[:4], vec.single_action_space, normalize_obs=True)
+    np.testing.assert_allclose(learner.act(obs)[:4], member2_on_first_rows, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="do not match"):
+        learner.policy.load_member(0, {"actor.0.weight": torch.zeros(64, 2)})
 
 
 def test_continuous_actions_are_clipped_and_rollouts_have_consistent_shapes():
     config = MOPPOConfig(num_envs=2, num_steps=16, update_epochs=1, num_minibatches=2)
-    learner = _learner("mo-mountaincarcontinuous-v0", config)
-    vec = envs.make("mo-mountaincarcontinuous-v0", num_envs=2, seed=0)
+    learner = _learner("mo-mountaincarcontinuous-v0", config, members=2)
+    vec = envs.make("mo-mountaincarcontinuous-v0", num_envs=4, seed=0)
     rollout = learner.collect(vec)
-    assert rollout.rewards.shape == (16, 2, 2) and rollout.values.shape == (16, 2, 2)
-    assert rollout.obs.shape == (16, 2, 2) and rollout.actions.shape == (16, 2, 1)
-    stats = learner.update(rollout, Objective(target=0, thresholds=np.array([-50.0, -50.0]),
-                                              current=np.array([-10.0, -10.0])))  # fmt: skip
+    assert rollout.rewards.shape == (16, 2, 2, 2) and rollout.values.shape == (16, 2, 2, 2)
+    assert rollout.obs.shape == (16, 2, 2, 2) and rollout.actions.shape == (16, 2, 2, 1)
+    constrained = Objective(target=0, thresholds=np.array([-50.0, -50.0]), current=np.array([-10.0, -10.0]))
+    stats = learner.update(rollout, [constrained, Objective(weights=np.array([1.0, 0.0]))])
     assert np.isfinite(list(stats.values())).all() and stats["barrier"] != 0.0
-    actions = learner.act(np.zeros((3, 2), dtype=np.float32) + 100.0)
-    assert actions.shape == (3, 1) and np.all(np.abs(actions) <= 1.0)
+    actions = learner.act(np.zeros((6, 2), dtype=np.float32) + 100.0)
+    assert actions.shape == (6, 1) and np.all(np.abs(actions) <= 1.0)
+    with pytest.raises(ValueError, match="one objective per member"):
+        learner.update(rollout, [constrained])
+    with pytest.raises(ValueError, match="cannot be split"):
+        _learner("mo-mountaincarcontinuous-v0", config, members=3).collect(vec)
 
 
 def test_non_finite_rewards_are_reported():

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from morl import distributed, envs, preferences, storage
 from morl.agents.base import Agent, Callback
-from morl.agents.cmorl_jobs import JobResult, JobSpec, run_job
+from morl.agents.cmorl_jobs import JobResult, JobSpec, run_batch
 from morl.agents.moppo import ActorCritic, MOPPOConfig
 from morl.pareto import ParetoArchive
 from morl.runs import Run
@@ -51,6 +51,9 @@ class CMORLConfig(MOPPOConfig):
         extension_eval_interval: stage-2 updates between evaluations.
         policy_buffer: maximum archive size (pruned by crowding distance).
         executor, workers, ray_address: where jobs run (see ``morl.distributed.run_jobs``).
+        policies_per_batch: jobs trained together as one batched population in one process;
+            None = spread each stage's jobs evenly over the workers (all in one batch when serial).
+            Results depend on the batching (shared random streams), not on the executor.
     """
 
     init_grid_step: float | None = None
@@ -67,6 +70,7 @@ class CMORLConfig(MOPPOConfig):
     executor: Literal["local", "serial", "ray"] = "local"
     workers: int | None = None
     ray_address: str | None = None
+    policies_per_batch: int | None = None
 
 
 _DISCRETE_SMALL = {"num_envs": 8, "num_steps": 32, "gamma": 0.99, "ent_coef": 0.01, "eval_interval": 5,
@@ -230,8 +234,24 @@ class CMORL(Agent):
         return specs
 
     def _run(self, specs: list[JobSpec]) -> Iterator[JobResult]:
+        """Results of every job, batch by batch as the batches land."""
         cfg: CMORLConfig = self.config
-        return distributed.stream_jobs(run_job, [(s,) for s in specs], cfg.executor, cfg.workers, cfg.ray_address)
+        batches = [(list(batch),) for batch in self.batches(specs)]
+        for results in distributed.stream_jobs(run_batch, batches, cfg.executor, cfg.workers, cfg.ray_address):
+            yield from results
+
+    def batches(self, specs: list[JobSpec]) -> list[list[JobSpec]]:
+        """Contiguous batches of at most ``policies_per_batch`` jobs (default: one per worker)."""
+        cfg: CMORLConfig = self.config
+        size = cfg.policies_per_batch
+        if size is None:
+            workers = 1 if cfg.executor == "serial" else cfg.workers or distributed.default_workers()
+            size = -(-len(specs) // workers)
+        if size < 1:
+            raise ValueError(f"policies_per_batch must be >= 1, got {size}")
+        count = -(-len(specs) // size)
+        parts = np.array_split(np.arange(len(specs)), count)  # sizes differ by at most one
+        return [[specs[i] for i in part] for part in parts]
 
     def _merge(self, results: Iterator[JobResult], bar: tqdm, run: Run | None, callback: Callback | None,
                stage: str) -> bool:  # fmt: skip
