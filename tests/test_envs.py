@@ -428,3 +428,11 @@ def test_minecart_ignores_the_seed_upstream(restore_global_numpy_rng):
     np.random.seed(1)
     obs_c, _ = _rollout("minecart-v0", seed=0)
     np.testing.assert_array_equal(obs_a, obs_c)
+
+
+def test_make_takes_one_seed_per_sub_env():
+    first = make("resource-gathering-v0", num_envs=3, seed=[4, 9, 4])
+    draws = [first.envs[i].unwrapped.np_random.integers(1 << 30) for i in range(3)]
+    assert draws[0] == draws[2] != draws[1]  # equal seeds, equal streams
+    with pytest.raises(ValueError, match="2 seeds for 3 envs"):
+        make("resource-gathering-v0", num_envs=3, seed=[1, 2])

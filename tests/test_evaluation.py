@@ -11,7 +11,7 @@ from mo_gymnasium.wrappers.vector import MOSyncVectorEnv
 
 from envs.treasure_corridor import DIG, MOVE
 from morl.envs import make
-from morl.evaluation import evaluate
+from morl.evaluation import evaluate, evaluate_groups
 
 CORRIDOR = "morl/treasure-corridor-v0"
 W = np.array([0.5, 0.5])
@@ -159,3 +159,24 @@ def test_seed_is_passed_to_reset():
     SeedRecorder.seeds.clear()
     evaluate(zeros_policy, vec, W, episodes=2, seed=7)
     assert SeedRecorder.seeds[:2] == [7, 8]
+
+
+@pytest.mark.parametrize(("per_group", "episodes"), [(1, 2), (2, 3), (3, 3)])
+def test_groups_are_scored_separately(per_group, episodes):
+    """Three scripted policies on one vector env, each on its own block of sub-envs."""
+    cells = [0, 2, 4]
+    vec = make(CORRIDOR, num_envs=3 * per_group, seed=0)
+
+    def batched(obs: np.ndarray) -> np.ndarray:
+        position = np.argmax(obs, axis=1)
+        target = np.repeat(cells, per_group)
+        return np.where(position == target, DIG, MOVE)
+
+    results = evaluate_groups(batched, vec, groups=3, episodes=episodes)
+    for cell, result in zip(cells, results, strict=True):
+        alone = evaluate(dig_at(cell), make(CORRIDOR, num_envs=per_group, seed=0), W, episodes=episodes)
+        assert result.returns.shape == (episodes, 2)
+        np.testing.assert_array_equal(result.returns, alone.returns)
+    assert len({tuple(r.mean_return) for r in results}) == 3
+    with pytest.raises(ValueError, match="equal groups"):
+        evaluate_groups(batched, make(CORRIDOR, num_envs=4), groups=3)

@@ -80,7 +80,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # ours: DST is not in the paper; a 3-policy grid and short rollouts for its 10-point front
     "deep-sea-treasure-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3},
     "morl/treasure-corridor-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3},
-    "resource-gathering-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "num_select": 6},
+    # resource-gathering is stochastic (enemies): 20 evaluation episodes keep lucky snapshots from
+    # dominating the archive (docs/algorithms/cmorl.md, "noisy evaluations")
+    "resource-gathering-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "num_select": 6, "eval_episodes": 20},
     # official scripts (research/cmorl.md §2)
     "minecart-v0": {"init_grid_step": 0.5, "init_fraction": 0.4, "num_select": 6, "eval_interval": 5},
     "fruit-tree-v0": {"init_grid_step": 1.0, "init_fraction": 0.2, "num_select": 6, "eval_interval": 1},
