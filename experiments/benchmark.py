@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     suite_path = Path(args.suite)
-    if not suite_path.suffix:
+    if suite_path.suffix not in (".yaml", ".yml"):  # a suite name (which may contain dots: mujoco-1.5m)
         suite_path = SUITES_DIR / f"{args.suite}.yaml"
     if not suite_path.is_file():
         names = sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))

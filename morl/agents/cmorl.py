@@ -77,8 +77,10 @@ _DISCRETE_SMALL = {"num_envs": 8, "num_steps": 32, "gamma": 0.99, "ent_coef": 0.
                    "update_iter": 10, "num_minibatches": 2}  # fmt: skip
 _MUJOCO = {"num_envs": 8, "num_steps": 512, "num_minibatches": 32, "init_grid_step": 0.2, "init_fraction": 2 / 3}
 PRESETS: dict[str, dict[str, Any]] = {
-    # ours: DST is not in the paper; a 3-policy grid and short rollouts for its 10-point front
-    "deep-sea-treasure-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3},
+    # ours: DST is not in the paper; a 3-policy grid and short rollouts for its 10-point front.
+    # Entropy 0.05: at 0.01 the treasure-only policy settled on the 15.1 treasure on 2 of 6 seeds
+    # (and extensions could not climb from there); at 0.05 all 10 points on 12 of 12 runs
+    "deep-sea-treasure-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3, "ent_coef": 0.05},
     "morl/treasure-corridor-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3},
     # resource-gathering is stochastic (enemies): 20 evaluation episodes keep lucky snapshots from
     # dominating the archive (docs/algorithms/cmorl.md, "noisy evaluations")

@@ -268,6 +268,8 @@ class MOPPO:
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """Actions for raw observations ``(members * n, ...)``: rows ``[p * n, (p + 1) * n)`` are member ``p``'s."""
         obs = np.asarray(obs)
+        if obs.shape[0] % self.members:
+            raise ValueError(f"{obs.shape[0]} observations cannot be split among {self.members} members")
         grouped = obs.reshape(self.members, obs.shape[0] // self.members, *obs.shape[1:])
         actions = self.policy.act(grouped, self.act_space, self.config.normalize_obs, deterministic)
         return actions.reshape(obs.shape[0], *actions.shape[2:])
