@@ -27,6 +27,58 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+class JobPool:
+    """An executor kept for many batches of jobs: a ``local`` pool is spawned once, on first use.
+
+    Starting a spawn pool costs every worker its imports (torch, gymnasium: seconds), so an
+    algorithm that submits several rounds of jobs (C-MORL's stages and extension rounds) keeps
+    one ``JobPool`` open for its whole run. Use it as a context manager; it shuts the pool down.
+    """
+
+    def __init__(self, executor: ExecutorName = "local", workers: int | None = None,
+                 ray_address: str | None = None) -> None:  # fmt: skip
+        if executor not in ("local", "ray", "serial"):
+            raise ValueError(f"unknown executor {executor!r}; valid choices: local, ray, serial")
+        self.executor = executor
+        self.workers = workers or default_workers()
+        self.ray_address = ray_address
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> JobPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def stream(self, fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
+        """Yield ``fn(*args)`` for every ``args`` in ``jobs``, in submission order, as each is ready.
+
+        ``serial`` runs in this process (debugging, one core); ``local`` uses a spawn process
+        pool with one torch thread per worker; ``ray`` submits tasks to a Ray cluster
+        (``ray_address``, or a local one), which needs the ``ray`` extra. Submission order (not
+        completion order) keeps results identical across executors; the caller can still log
+        each one as it lands.
+        """
+        if self.executor == "serial" or (self.executor == "local" and (self.workers == 1 or len(jobs) == 1)):
+            for args in jobs:
+                yield fn(*args)
+        elif self.executor == "local":
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                                 initargs=(1,))  # fmt: skip
+            futures = [self._pool.submit(fn, *args) for args in jobs]
+            for future in futures:
+                yield future.result()
+        else:
+            yield from _stream_ray(fn, jobs, self.ray_address)
+
+
 def stream_jobs(
     fn: Callable[..., Any],
     jobs: Sequence[tuple[Any, ...]],
@@ -34,28 +86,9 @@ def stream_jobs(
     workers: int | None = None,
     ray_address: str | None = None,
 ) -> Iterator[Any]:
-    """Yield ``fn(*args)`` for every ``args`` in ``jobs``, in submission order, as soon as each is ready.
-
-    ``serial`` runs in this process (debugging, one core); ``local`` uses a spawn process pool
-    with one torch thread per worker; ``ray`` submits tasks to a Ray cluster (``ray_address``,
-    or a local one), which needs the ``ray`` extra. Submission order (not completion order)
-    keeps results identical across executors; the caller can still log each one as it lands.
-    """
-    workers = workers or default_workers()
-    if executor == "serial" or (executor == "local" and (workers == 1 or len(jobs) == 1)):
-        for args in jobs:
-            yield fn(*args)
-    elif executor == "local":
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_init_worker,
-                                 initargs=(1,)) as pool:  # fmt: skip
-            futures = [pool.submit(fn, *args) for args in jobs]
-            for future in futures:
-                yield future.result()
-    elif executor == "ray":
-        yield from _stream_ray(fn, jobs, ray_address)
-    else:
-        raise ValueError(f"unknown executor {executor!r}; valid choices: local, ray, serial")
+    """:meth:`JobPool.stream` on a pool that lives for this one call."""
+    with JobPool(executor, min(workers or default_workers(), max(len(jobs), 1)), ray_address) as pool:
+        yield from pool.stream(fn, jobs)
 
 
 def run_jobs(

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -23,3 +25,11 @@ def test_cmorl_on_ray_matches_serial():
     serial = CMORL("morl/treasure-corridor-v0", seed=5, executor="serial", **hp).learn(4_000, progress_bar=False)
     on_ray = CMORL("morl/treasure-corridor-v0", seed=5, executor="ray", **hp).learn(4_000, progress_bar=False)
     np.testing.assert_array_equal(np.sort(serial.values, axis=0), np.sort(on_ray.values, axis=0))
+
+
+def test_job_pool_keeps_its_workers_across_batches():
+    with distributed.JobPool("local", workers=2) as pool:
+        first = set(pool.stream(os.getpid, [()] * 4))
+        second = set(pool.stream(os.getpid, [()] * 4))
+    assert os.getpid() not in first | second
+    assert len(first | second) <= 2  # the same two processes served both batches

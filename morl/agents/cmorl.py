@@ -189,7 +189,8 @@ class CMORL(Agent):
         if run is not None:
             self._restore(run)
         bar = tqdm(total=total_timesteps, initial=self.num_timesteps, desc=self.name, disable=not progress_bar)
-        try:
+        # one pool for every stage and round: a spawn pool costs each worker seconds of imports
+        with distributed.JobPool(cfg.executor, cfg.workers, cfg.ray_address) as pool, bar:
             if self.stage == 1:
                 per_policy = int(total_timesteps * cfg.init_fraction) // len(self.initial_preferences)
                 updates = max(1, per_policy // self.transitions_per_update)
@@ -198,7 +199,7 @@ class CMORL(Agent):
                                learning_rate=cfg.learning_rate, anneal_lr=cfg.anneal_lr)
                     for i, w in enumerate(self.initial_preferences)
                 ]  # fmt: skip
-                self._merge(self._run(specs), bar, run, callback, stage="init")
+                self._merge(self._run(specs, pool), bar, run, callback, stage="init")
                 self.stage = 2
                 self._checkpoint(run)
             while self.stage == 2:
@@ -207,13 +208,11 @@ class CMORL(Agent):
                     self.stage = 3
                     self._checkpoint(run)
                     break
-                stop = self._merge(self._run(specs), bar, run, callback, stage=f"extend-{self.round}")
+                stop = self._merge(self._run(specs, pool), bar, run, callback, stage=f"extend-{self.round}")
                 self.round += 1
                 self._checkpoint(run)
                 if stop:
                     break
-        finally:
-            bar.close()
         return self.archive
 
     def _extension_round(self, total_timesteps: int, run: Run | None) -> list[JobSpec]:
@@ -237,11 +236,9 @@ class CMORL(Agent):
                 ))  # fmt: skip
         return specs
 
-    def _run(self, specs: list[JobSpec]) -> Iterator[JobResult]:
+    def _run(self, specs: list[JobSpec], pool: distributed.JobPool) -> Iterator[JobResult]:
         """Results of every job, batch by batch as the batches land."""
-        cfg: CMORLConfig = self.config
-        batches = [(list(batch),) for batch in self.batches(specs)]
-        for results in distributed.stream_jobs(run_batch, batches, cfg.executor, cfg.workers, cfg.ray_address):
+        for results in pool.stream(run_batch, [(batch,) for batch in self.batches(specs)]):
             yield from results
 
     def batches(self, specs: list[JobSpec]) -> list[list[JobSpec]]:
