@@ -96,8 +96,9 @@ def test_killed_run_resumes_from_job_checkpoints(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_before = json.loads((jobs / "init-0+1.json").read_text())["updates_done"]
-    assert done_before >= 5
+    record = json.loads((jobs / "init-0+1.json").read_text())
+    assert record["jobs"] == ["init-0", "init-1"] and record["updates_done"] >= 5
+    assert [len(value) for value in record["current"]] == [2, 2]  # each member's latest evaluation
 
     assert cli.main(["train", "--resume", str(out), "--no-progress"]) == 0
     state = json.loads((out / "checkpoints" / "cmorl_state.json").read_text())

@@ -80,7 +80,8 @@ def _checkpoint_paths(specs: list[JobSpec]) -> tuple[Path, Path] | None:
     return root / f"{key}.safetensors", root / f"{key}.json"
 
 
-def _save_batch(specs: list[JobSpec], learner: MOPPO, done: int, steps: int, candidates: list[list[Candidate]]) -> None:
+def _save_batch(specs: list[JobSpec], learner: MOPPO, done: int, steps: int, candidates: list[list[Candidate]],
+                current: list[np.ndarray | None]) -> None:  # fmt: skip
     paths = _checkpoint_paths(specs)
     if paths is None:
         return
@@ -97,6 +98,7 @@ def _save_batch(specs: list[JobSpec], learner: MOPPO, done: int, steps: int, can
         "jobs": [spec.key for spec in specs],
         "updates_done": done,
         "env_steps": steps,
+        "current": [None if value is None else np.asarray(value).tolist() for value in current],
         "optim_groups": opt["param_groups"],
         "candidates": [
             [{"value": c.value.tolist(), "discounted": c.discounted.tolist(), "updates": c.updates} for c in member]
@@ -106,11 +108,15 @@ def _save_batch(specs: list[JobSpec], learner: MOPPO, done: int, steps: int, can
     storage.atomic_write_json(paths[1], record)
 
 
-def _load_batch(specs: list[JobSpec], learner: MOPPO) -> tuple[int, int, list[list[Candidate]]]:
+def _load_batch(
+    specs: list[JobSpec], learner: MOPPO
+) -> tuple[int, int, list[list[Candidate]], list[np.ndarray | None]]:
+    """Progress, snapshots and latest evaluations of a batch's checkpoint (nothing done if there is none)."""
     empty: list[list[Candidate]] = [[] for _ in specs]
+    start = [spec.start_value for spec in specs]
     paths = _checkpoint_paths(specs)
     if paths is None or not paths[1].exists() or not paths[0].exists():
-        return 0, 0, empty
+        return 0, 0, empty, start
     name = f"job checkpoint {batch_key(specs)}"
     record = storage.read_json(paths[1], name)
     if record.get("jobs") != [spec.key for spec in specs]:
@@ -129,7 +135,8 @@ def _load_batch(specs: list[JobSpec], learner: MOPPO) -> tuple[int, int, list[li
             weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
             empty[p].append(Candidate(np.asarray(cand["value"]), np.asarray(cand["discounted"]), weights,
                                       int(cand["updates"])))  # fmt: skip
-    return int(record["updates_done"]), int(record["env_steps"]), empty
+    current = [None if value is None else np.asarray(value) for value in record["current"]]
+    return int(record["updates_done"]), int(record["env_steps"]), empty, current
 
 
 @contextlib.contextmanager
@@ -174,13 +181,12 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
     for p, spec in enumerate(specs):
         if spec.start_state is not None:
             learner.policy.load_member(p, spec.start_state)
-    done, steps, candidates = _load_batch(specs, learner)
+    done, steps, candidates, current = _load_batch(specs, learner)
     seeds = [spec.seed + 7919 * (done + 1) + i for spec in specs for i in range(cfg.num_envs)]
     train_env = envs.make(first.env, num_envs=pop * cfg.num_envs, seed=seeds)
     # one sub-env per episode (up to MAX_EVAL_ENVS): an evaluation lasts one episode, not several
     eval_envs = min(first.eval_episodes, MAX_EVAL_ENVS)
     eval_env = envs.make(first.env, num_envs=pop * eval_envs)
-    current = [spec.start_value for spec in specs]
     try:
         for update in range(done, first.num_updates):
             frac = 1.0 - update / first.num_updates if first.anneal_lr else 1.0
@@ -199,7 +205,7 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
                     snapshot = Candidate(result.mean_return, result.mean_discounted_return,
                                          learner.policy.member_state(p), update + 1)  # fmt: skip
                     candidates[p] = _keep_non_dominated([*candidates[p], snapshot])
-                _save_batch(specs, learner, update + 1, steps, candidates)
+                _save_batch(specs, learner, update + 1, steps, candidates, current)
     finally:
         train_env.close()
         eval_env.close()
