@@ -8,8 +8,6 @@ run resumes each batch where it stopped, not from its start.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import torch
 
 from morl import envs, evaluation, storage
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective
+from morl.nn import one_torch_thread
 from morl.pareto import non_dominated_mask
 
 MAX_EVAL_ENVS = 16
@@ -139,24 +138,6 @@ def _load_batch(
     return int(record["updates_done"]), int(record["env_steps"]), empty, current
 
 
-@contextlib.contextmanager
-def _one_torch_thread(device: torch.device) -> Iterator[None]:
-    """Train small CPU policies on one thread, restoring the caller's setting afterwards.
-
-    These networks are overhead-bound: extra OpenMP threads only add synchronisation, and when
-    another process holds a core the batched ops (``baddbmm``, fused Adam) ran ~20x slower.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run_batch(specs: list[JobSpec]) -> list[JobResult]:
     """Train the jobs of ``specs`` together as one batched population (see :class:`MOPPO`).
 
@@ -164,7 +145,7 @@ def run_batch(specs: list[JobSpec]) -> list[JobResult]:
     evaluated every ``eval_interval`` updates and at the end; each evaluated snapshot is a
     candidate. The jobs must agree on everything but their objective, start policy and seed.
     """
-    with _one_torch_thread(torch.device(specs[0].device)):
+    with one_torch_thread(torch.device(specs[0].device)):
         return _train_batch(specs)
 
 

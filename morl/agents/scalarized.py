@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from morl import envs, evaluation, preferences, storage
 from morl.agents.base import Agent, Callback
+from morl.nn import one_torch_thread
 from morl.pareto import ParetoArchive
 from morl.runs import Run
 
@@ -161,23 +162,25 @@ class Scalarized(Agent):
         todo = [i for i in range(len(self.preferences)) if i not in self.completed]
         bar = tqdm(total=per_preference * len(todo), desc=self.name, disable=not progress_bar, unit="step")
         try:
-            for index in todo:
-                weight = self.preferences[index]
-                model = self._model(index, weight)
-                model.learn(per_preference, callback=_Progress(bar))
-                self.num_timesteps += model.num_timesteps
-                result = self._evaluate(model.policy, weight)
-                model.env.close()
-                meta = {"algorithm": self.config.algorithm, "discounted_return": result.mean_discounted_return.tolist()}
-                if self.archive.add(result.mean_return, model.policy, weight, meta):
-                    self._policies[self.archive.entries[-1].id] = model.policy
-                self.completed.append(index)
-                info = {"env_steps": self.num_timesteps, "value": result.mean_return, "preference": weight}
-                if run is not None:
-                    run.log_front(self.archive, self.num_timesteps)
-                    self._checkpoint(run)
-                if callback is not None and callback(self, info) is False:
-                    break
+            with one_torch_thread(self.device):
+                for index in todo:
+                    weight = self.preferences[index]
+                    model = self._model(index, weight)
+                    model.learn(per_preference, callback=_Progress(bar))
+                    self.num_timesteps += model.num_timesteps
+                    result = self._evaluate(model.policy, weight)
+                    model.env.close()
+                    discounted = result.mean_discounted_return.tolist()
+                    meta = {"algorithm": self.config.algorithm, "discounted_return": discounted}
+                    if self.archive.add(result.mean_return, model.policy, weight, meta):
+                        self._policies[self.archive.entries[-1].id] = model.policy
+                    self.completed.append(index)
+                    info = {"env_steps": self.num_timesteps, "value": result.mean_return, "preference": weight}
+                    if run is not None:
+                        run.log_front(self.archive, self.num_timesteps)
+                        self._checkpoint(run)
+                    if callback is not None and callback(self, info) is False:
+                        break
         finally:
             bar.close()
         return self.archive
