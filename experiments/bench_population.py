@@ -18,18 +18,19 @@ import numpy as np
 import torch
 
 from morl import envs
-from morl.agents.cmorl import PRESETS, CMORLConfig
+from morl.agents.cmorl import CMORLConfig
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective
+from morl.config import preset
 
 
 def measure(env_id: str, members: int, device: torch.device, updates: int) -> tuple[float, float]:
     """Seconds per update spent collecting and updating, after one warm-up update."""
-    config = CMORLConfig(**PRESETS.get(env_id, {}))
+    config = CMORLConfig(**preset("cmorl", env_id))
     ppo = MOPPOConfig(**{f.name: getattr(config, f.name) for f in fields(MOPPOConfig)})
     probe = envs.make_env(env_id)
     m = envs.reward_dim(probe)
     learner = MOPPO(probe.observation_space, probe.action_space, m, ppo, device, seed=0, members=members)
-    vec = envs.make(env_id, num_envs=members * ppo.num_envs, seed=0)
+    vec = envs.make(env_id, num_envs=members * ppo.n_envs, seed=0)
     weights = np.random.default_rng(0).dirichlet(np.ones(m), size=members)
     objectives = [Objective(weights=w) for w in weights]
     collect = update = 0.0
@@ -58,8 +59,8 @@ def main() -> None:
                           "cpu" if args.device == "auto" else args.device)  # fmt: skip
     if device.type == "cpu":
         torch.set_num_threads(1)
-    config = CMORLConfig(**PRESETS.get(args.env, {}))
-    per_member = config.num_envs * config.num_steps
+    config = CMORLConfig(**preset("cmorl", args.env))
+    per_member = config.n_envs * config.n_steps
     print(f"env {args.env}, device {device}, {per_member} transitions per member per update")
     print(f"{'P':>3} {'collect steps/s':>16} {'update steps/s':>15} {'total steps/s':>14}")
     for members in args.sizes:

@@ -13,38 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from morl import agents, envs, metrics, preferences, storage
+from morl import agents, envs, metrics, multiagent, runs, storage, training
 from morl import config as config_lib
-from morl.pareto import ParetoArchive
-from morl.runs import EvalSettings, Run, default_run_dir, read_config
-
-DEFAULT_ENV = "deep-sea-treasure-v0"
-DEFAULT_TIMESTEPS = 100_000
-
-
-def eval_weights(num_objectives: int) -> np.ndarray:
-    """Preferences over which expected utility is averaged: a fine grid for 2-3 objectives."""
-    if num_objectives == 1:
-        return np.ones((1, 1))
-    if num_objectives == 2:
-        return preferences.simplex_grid(2, 0.01)
-    if num_objectives == 3:
-        return preferences.simplex_grid(3, 0.05)
-    return preferences.simplex_grid(num_objectives, 1.0 / max(2, 12 - 2 * num_objectives))
-
-
-def _eval_settings(env_spec: str, ref_point: list[float] | None) -> EvalSettings:
-    env = envs.make_env(env_spec)
-    m = envs.reward_dim(env)
-    defaults = envs.defaults_for(env_spec, env)
-    if ref_point is None:
-        if defaults is None:
-            raise ValueError(f"env {env_spec!r} has no registered reference point: pass --ref-point r1 r2 ...")
-        ref_point = list(defaults.ref_point)
-    if len(ref_point) != m:
-        raise ValueError(f"--ref-point needs {m} values for {env_spec!r}, got {len(ref_point)}")
-    front = envs.true_front(env, gamma=1.0) if defaults is None or defaults.has_true_front else None
-    return EvalSettings(np.asarray(ref_point, dtype=np.float64), eval_weights(m), front)
 
 
 def _hparams(args: argparse.Namespace) -> dict[str, Any]:
@@ -52,72 +22,42 @@ def _hparams(args: argparse.Namespace) -> dict[str, Any]:
     if args.config:
         values.update(config_lib.load_yaml(args.config))
     values.update(config_lib.parse_overrides(args.set or []))
+    if args.executor:
+        values["executor"] = args.executor
+    if args.ray_address:
+        values["ray_address"] = args.ray_address
     return values
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
-        run_path = Path(args.resume)
-        saved = read_config(run_path)
-        algo, env_spec, seed = saved["algo"], saved["env"], int(saved["seed"])
-        total, hparams, device = int(saved["total_timesteps"]), saved["hparams"], args.device or saved["device"]
-        settings = _saved_settings(saved)
+        result = training.train(resume=args.resume, device=args.device, progress_bar=not args.no_progress)
     else:
-        if not args.algo:
-            raise ValueError(f"train needs an algorithm; valid choices: {', '.join(sorted(agents.REGISTRY))}")
-        algo, env_spec, seed, total = args.algo, args.env, args.seed, args.total_timesteps
-        device = args.device or "auto"
-        agents.get(algo)
-        hparams = _hparams(args)
-        if args.executor:
-            hparams["executor"] = args.executor
-        if args.ray_address:
-            hparams["ray_address"] = args.ray_address
-        settings = _eval_settings(env_spec, args.ref_point)
-        run_path = Path(args.out) if args.out else default_run_dir(algo, envs.env_name(env_spec), seed)
-        if run_path.exists() and any(run_path.iterdir()):
-            raise ValueError(f"run directory {run_path} is not empty; use --resume {run_path} to continue it")
-    agent_cls = agents.get(algo)
-    hparams = {**agent_cls.default_hparams(env_spec), **hparams}
-    agent = agent_cls(env_spec, seed=seed, device=device, config=config_lib.build(agent_cls.Config, hparams))
-    run = Run.open(run_path, settings)
-    if not args.resume:
-        run.write_config(
-            {
-                "algo": algo,
-                "env": env_spec,
-                "seed": seed,
-                "total_timesteps": total,
-                "device": device,
-                "hparams": config_lib.to_dict(agent.config),
-            }
+        result = training.train(
+            args.algo,
+            args.env,
+            total_timesteps=args.total_timesteps,
+            seed=args.seed,
+            device=args.device,
+            out=args.out,
+            hparams=_hparams(args),
+            ref_point=args.ref_point,
+            progress_bar=not args.no_progress,
         )
-    print(f"morl: training {algo} on {env_spec} for {total} env steps -> {run_path}", file=sys.stderr)
-    try:
-        agent.learn(total, progress_bar=not args.no_progress, run=run)
-    finally:
-        run.close()
-    agent.save(run_path)
-    _report(agent.archive.values, settings)
+    task = result.agent.task
+    print(f"run: {result.run_dir}")
+    print(f"reference point: {task.ref_point.tolist()} ({task.ref_source})")
+    _print_report(result.report)
     from morl import plotting
 
-    for path in plotting.plot_runs([run_path]):
+    for path in plotting.plot_runs([result.run_dir]):
         print(f"plot: {path}")
     return 0
 
 
-def _report(front: np.ndarray, settings: EvalSettings) -> None:
-    report = metrics.evaluate_front(front, settings.ref_point, settings.weights, settings.true_front)
+def _print_report(report: dict[str, float]) -> None:
     for key, value in report.items():
         print(f"{key}: {value:.6g}")
-
-
-def _saved_settings(saved: dict[str, Any]) -> EvalSettings:
-    return EvalSettings(
-        np.asarray(saved["ref_point"]),
-        np.asarray(saved["eval_weights"]),
-        None if saved["true_front"] is None else np.asarray(saved["true_front"]),
-    )
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -126,31 +66,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     Runs of algorithms outside the registry (e.g. an external baseline converted into a run
     directory) have an archive without policies: they are scored, but cannot be re-rolled.
     """
-    run_path = Path(args.run_dir)
-    saved = read_config(run_path)
-    settings = _saved_settings(saved)
-    if saved["algo"] not in agents.REGISTRY or not (run_path / "agent.json").exists():
-        if args.episodes:
-            raise ValueError(f"{run_path} holds no loadable '{saved['algo']}' agent: it can be scored, not re-rolled")
-        _report(ParetoArchive.load(run_path / "archive", load_policies=False).values, settings)
+    run = runs.load_run(args.run_dir)
+    if args.ref_point is not None:
+        run.config["ref_point"] = list(args.ref_point)
+    if not args.episodes:
+        _print_report(run.report())
         return 0
-    agent = agents.get(saved["algo"]).load(run_path, device=args.device or "auto")
-    front = agent.archive.values
-    if args.episodes:
-        from morl import evaluation
-
-        vec = envs.make(saved["env"], num_envs=min(args.episodes, 4))
-        measured = []
-        for entry in agent.archive.entries:
-            pref = entry.preference if entry.preference is not None else np.eye(len(entry.value))[0]
-            result = evaluation.evaluate(agent.entry_actor(entry.id), vec, pref, args.episodes, seed=args.seed)
-            measured.append(result.mean_return)
-            print(
-                f"entry {entry.id}: stored {np.round(entry.value, 4).tolist()} measured "
-                f"{np.round(result.mean_return, 4).tolist()}"
-            )
-        front = np.asarray(measured)
-    _report(front, settings)
+    algo = run.config["algo"]
+    if algo not in agents.REGISTRY or not (run.path / "agent.json").exists():
+        raise ValueError(f"{run.path} holds no loadable '{algo}' agent: it can be scored, not re-rolled")
+    agent = agents.get(algo).load(run.path, device=args.device or "auto")
+    measured = []
+    for entry in agent.archive.entries:
+        pref = entry.preference if entry.preference is not None else np.eye(len(entry.value))[0]
+        result = agent.task.evaluate(agent.entry_predictor(entry.id), pref, args.episodes, seed=args.seed)
+        measured.append(result.mean_return)
+        print(
+            f"entry {entry.id}: stored {np.round(entry.value, 4).tolist()} measured "
+            f"{np.round(result.mean_return, 4).tolist()}"
+        )
+    _print_report(metrics.evaluate_front(np.asarray(measured), run.ref_point, run.eval_weights, run.true_front))
     return 0
 
 
@@ -163,7 +98,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
-    print(f"{'id':36} {'m':>2}  {'reference point':30} true front")
+    """Single-agent ids (MO-Gymnasium's and ours), then multi-agent ids (MOMAland's and ours)."""
+    print(f"{'id':36} {'kind':6} {'m':>2}  {'reference point':30} {'true front':10} source")
     for env_id in envs.registered_ids():
         try:
             env = envs.make_env(env_id)
@@ -171,11 +107,17 @@ def cmd_envs(args: argparse.Namespace) -> int:
             defaults = envs.defaults_for(env_id, env)
             env.close()
         except Exception as err:  # an optional dependency is missing: say which
-            print(f"{env_id:36} {'?':>2}  unavailable: {str(err).splitlines()[0][:70]}")
+            print(f"{env_id:36} {'single':6} {'?':>2}  unavailable: {str(err).splitlines()[0][:70]}")
             continue
         ref = "-" if defaults is None else str(list(defaults.ref_point))
         front = "yes" if defaults is not None and defaults.has_true_front else "no"
-        print(f"{env_id:36} {dim:>2}  {ref:30} {front}")
+        source = "" if defaults is None else defaults.source
+        print(f"{env_id:36} {'single':6} {dim:>2}  {ref:30} {front:10} {source}")
+    for env_id in multiagent.registered_ids():
+        defaults = multiagent.defaults_for(env_id)
+        front = "yes" if defaults.true_front is not None else "no"
+        dim = str(len(defaults.ref_point))
+        print(f"{env_id:36} {'multi':6} {dim:>2}  {list(defaults.ref_point)!s:30} {front:10} {defaults.ref_source}")
     return 0
 
 
@@ -203,8 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train an agent and write a run directory")
     train.add_argument("algo", nargs="?", help=f"algorithm: {', '.join(sorted(agents.REGISTRY))}")
-    train.add_argument("--env", default=DEFAULT_ENV, help="registered id or module:Class (default %(default)s)")
-    train.add_argument("--total-timesteps", type=int, default=DEFAULT_TIMESTEPS, help="env steps (all envs)")
+    train.add_argument(
+        "--env", default=training.DEFAULT_ENV, help="single- or multi-agent id, or module:Class (default %(default)s)"
+    )
+    train.add_argument(
+        "--total-timesteps", type=int, default=training.DEFAULT_BUDGET,
+        help="budget: env steps (all envs), or gradient steps for offline algorithms",
+    )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default=None, help="auto (CUDA if available), cpu or cuda")
     train.add_argument("--out", help="run directory (default runs/<algo>-<env>-<seed>-<timestamp>)")
@@ -222,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=0, help="re-evaluate each policy on this many episodes")
     evaluate.add_argument("--seed", type=int, default=12345)
     evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--ref-point", nargs="+", type=float, help="score against this reference point instead")
     evaluate.set_defaults(func=cmd_eval)
 
     plot = sub.add_parser("plot", help="plot fronts and hypervolume curves of one or more runs")
@@ -246,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         subcommands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
-    except (ValueError, storage.FormatError, envs.EnvCheckError) as err:
+    except (ValueError, storage.FormatError, envs.EnvCheckError) as err:  # every user mistake is a ValueError
         print(f"morl: error: {err}", file=sys.stderr)
         return 2
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pydantic
 import yaml
 
 T = TypeVar("T")
@@ -45,54 +44,52 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def _coerce(name: str, value: Any, annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(name, value, arg)
-            except ValueError as err:
-                errors.append(str(err))
-        raise ValueError(errors[0] if errors else f"{name}: cannot use {value!r}")
-    if origin is typing.Literal:
-        if value not in args:
-            raise ValueError(f"{name} must be one of {list(args)}, got {value!r}")
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"{name} must be a list, got {value!r}")
-        inner = args[0] if args else Any
-        items = [_coerce(name, v, inner) for v in value]
-        return tuple(items) if origin is tuple else items
-    if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if annotation is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if annotation is bool and isinstance(value, bool):
-        return value
-    if annotation is str and isinstance(value, str):
-        return value
-    if annotation is Any:
-        return value
-    if annotation in (int, float, bool, str):
-        raise ValueError(f"{name} must be {annotation.__name__}, got {value!r}")
-    return value
+# Names used before every agent took Stable-Baselines3's (config files of older runs use them).
+RENAMED: dict[str, str] = {
+    "num_envs": "n_envs",
+    "num_steps": "n_steps",
+    "update_epochs": "n_epochs",
+    "hidden": "net_arch",
+    "lr": "learning_rate",
+}
 
 
 def build(cls: type[T], values: dict[str, Any]) -> T:
-    """Instantiate the dataclass ``cls`` from ``values``, checking names and types."""
-    hints = typing.get_type_hints(cls)
+    """Instantiate the hyperparameter dataclass ``cls`` from ``values``, checking names and types.
+
+    Types are checked and coerced by pydantic (lists become tuples, ints floats); a key that was
+    renamed says its new name, any other unknown key lists the valid ones.
+    """
     fields = {f.name for f in dataclasses.fields(cls)}
+    for old, new in RENAMED.items():
+        if old in values and old not in fields:
+            raise ValueError(f"hyperparameter {old!r} is now called {new!r} (Stable-Baselines3's name): rename it")
     unknown = sorted(set(values) - fields)
     if unknown:
         raise ValueError(f"unknown hyperparameter(s) {unknown} for {cls.__name__}; valid: {', '.join(sorted(fields))}")
-    return cls(**{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+    try:
+        return pydantic.TypeAdapter(cls).validate_python(dict(values))
+    except pydantic.ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e['input']!r})" for e in err.errors()
+        )
+        raise ValueError(f"invalid hyperparameter value for {cls.__name__}: {problems}") from None
 
 
 def to_dict(config: Any) -> dict[str, Any]:
     """A dataclass config as a plain JSON-ready dict."""
     return dataclasses.asdict(config)
+
+
+PRESETS_DIR = Path(__file__).parent / "agents" / "presets"
+
+
+def preset(algo: str, env_id: Any) -> dict[str, Any]:
+    """Per-env hyperparameters of ``algo`` from ``agents/presets/<algo>.yaml`` ({} when none apply).
+
+    Keys starting with ``_`` in that file are shared blocks (YAML anchors), not env ids.
+    """
+    path = PRESETS_DIR / f"{algo}.yaml"
+    if not isinstance(env_id, str) or env_id.startswith("_") or not path.is_file():
+        return {}
+    return dict(load_yaml(path).get(env_id) or {})

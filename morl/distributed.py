@@ -11,6 +11,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
 ExecutorName = Literal["local", "ray", "serial"]
@@ -36,12 +37,13 @@ class JobPool:
     """
 
     def __init__(self, executor: ExecutorName = "local", workers: int | None = None,
-                 ray_address: str | None = None) -> None:  # fmt: skip
+                 ray_address: str | None = None, isolate: bool = False) -> None:  # fmt: skip
         if executor not in ("local", "ray", "serial"):
             raise ValueError(f"unknown executor {executor!r}; valid choices: local, ray, serial")
         self.executor = executor
         self.workers = workers or default_workers()
         self.ray_address = ray_address
+        self.isolate = isolate  # local: a worker process even for one job (a crash cannot take the caller down)
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> JobPool:
@@ -62,9 +64,11 @@ class JobPool:
         pool with one torch thread per worker; ``ray`` submits tasks to a Ray cluster
         (``ray_address``, or a local one), which needs the ``ray`` extra. Submission order (not
         completion order) keeps results identical across executors; the caller can still log
-        each one as it lands.
+        each one as it lands. A worker that dies (crash, out of memory) raises
+        ``BrokenProcessPool`` here; the pool is then discarded, and the next call starts a new one.
         """
-        if self.executor == "serial" or (self.executor == "local" and (self.workers == 1 or len(jobs) == 1)):
+        in_process = self.workers == 1 or len(jobs) == 1
+        if self.executor == "serial" or (self.executor == "local" and in_process and not self.isolate):
             for args in jobs:
                 yield fn(*args)
         elif self.executor == "local":
@@ -73,8 +77,12 @@ class JobPool:
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
                                                  initargs=(1,))  # fmt: skip
             futures = [self._pool.submit(fn, *args) for args in jobs]
-            for future in futures:
-                yield future.result()
+            try:
+                for future in futures:
+                    yield future.result()
+            except BrokenProcessPool:
+                self.close()
+                raise
         else:
             yield from _stream_ray(fn, jobs, self.ray_address)
 

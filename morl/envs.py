@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import mo_gymnasium as mo_gym
@@ -21,6 +22,13 @@ import numpy as np
 from gymnasium.vector.utils import create_empty_array
 from mo_gymnasium.wrappers.vector import MOAsyncVectorEnv, MOSyncVectorEnv
 from mo_gymnasium.wrappers.vector.wrappers import _mo_async_worker
+
+if TYPE_CHECKING:
+    from morl.tasks import Task
+
+# Gymnasium warns whenever an env declares float64 Box bounds (MO-Gymnasium's grid worlds do):
+# nothing a user can act on, printed once per process, so every worker would repeat it.
+warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32.*", category=UserWarning)
 
 EnvSpec = str | Callable[[], gym.Env] | gym.Env
 Vectorization = Literal["sync", "async"]
@@ -297,3 +305,76 @@ def true_front(env: gym.Env, gamma: float = 1.0) -> np.ndarray | None:
     except TypeError:
         front = fn(gamma)
     return np.asarray(front, dtype=np.float64)
+
+
+def _random_nadir(env: gym.Env, episodes: int = 5, max_steps: int = 1000) -> tuple[np.ndarray, str]:
+    """A reference point below what a random policy gets: the nadir of its episode returns minus 1.
+
+    The last resort for an env with neither a registered reference point nor finite reward
+    bounds and a time limit; episodes cut at ``max_steps`` count with their partial return.
+    """
+    m = reward_dim(env)
+    returns = np.zeros((episodes, m))
+    env.action_space.seed(0)
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        for _ in range(max_steps):
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            returns[episode] += np.asarray(reward, dtype=np.float64)
+            if terminated or truncated:
+                break
+    source = f"derived: nadir of {episodes} random-policy episodes (<= {max_steps} steps) minus 1"
+    return returns.min(axis=0) - 1.0, source
+
+
+def task(spec: EnvSpec, ref_point: Sequence[float] | np.ndarray | None = None, **kwargs: Any) -> Task:
+    """The :class:`~morl.tasks.Task` of a single-agent env: spaces, reference point, known front, evaluator.
+
+    ``kwargs`` go to the env's constructor. ``ref_point`` replaces the registered one.
+
+    An env with no registered reference point (nor one derivable from its reward bounds and
+    time limit) gets one derived from random rollouts; the task's ``ref_source`` says so.
+
+    Raises:
+        ValueError: the env cannot be built.
+        EnvCheckError: the env breaks the multi-objective Gymnasium contract.
+    """
+    from morl import evaluation
+    from morl.tasks import Task
+
+    probe = make_env(spec, **kwargs)
+    check_env(probe)
+    m = reward_dim(probe)
+    defaults = defaults_for(spec, probe)
+    if ref_point is not None:
+        ref, source = np.asarray(ref_point, dtype=np.float64), "given"
+    elif defaults is not None:
+        ref, source = np.asarray(defaults.ref_point, dtype=np.float64), defaults.source
+    else:
+        ref, source = _random_nadir(probe)
+    gamma = defaults.gamma if defaults is not None else 0.99
+    instance = isinstance(spec, gym.Env)
+
+    def evaluator(predict: Any, preference: np.ndarray, episodes: int, seed: int | None) -> Any:
+        vec = make(spec, num_envs=1 if instance else min(episodes, 4), **({} if instance else kwargs))
+        try:
+            act = lambda obs: predict(obs, preference)[0]  # noqa: E731
+            return evaluation.evaluate_groups(act, vec, 1, episodes, gamma=gamma, seed=seed)[0]
+        finally:
+            if not instance:
+                vec.close()
+
+    return Task(
+        kind="single",
+        spec=spec,
+        name=env_name(spec),
+        num_objectives=m,
+        observation_space=probe.observation_space,
+        action_space=probe.action_space,
+        ref_point=ref,
+        ref_source=source,
+        gamma=gamma,
+        true_front=true_front(probe, gamma=1.0) if defaults is None or defaults.has_true_front else None,
+        env_kwargs=dict(kwargs),
+        evaluator=evaluator,
+    )

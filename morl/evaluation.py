@@ -36,9 +36,9 @@ class EvaluationResult:
 
 
 def as_policy(policy: Any) -> Policy:
-    """Accept a callable ``policy(obs, w)`` or an agent with ``predict(obs, preference, deterministic)``."""
+    """A callable ``policy(obs, w)``, or an agent whose ``predict(obs, preference, ...)`` returns (actions, state)."""
     if hasattr(policy, "predict"):
-        return lambda obs, w: policy.predict(obs, w, deterministic=True)
+        return lambda obs, w: policy.predict(obs, w, deterministic=True)[0]
     if callable(policy):
         return policy
     raise TypeError(f"policy must be callable or have .predict, got {type(policy).__name__}")

@@ -11,37 +11,7 @@ import moocore
 import numpy as np
 
 from morl import preferences
-
-
-def as_front(front: np.ndarray | list, name: str = "front", num_objectives: int | None = None) -> np.ndarray:
-    """Return ``front`` as a finite float64 array of shape (n, m); n may be 0."""
-    arr = np.asarray(front, dtype=np.float64)
-    if arr.ndim == 1 and arr.size == 0:
-        arr = arr.reshape(0, num_objectives or 0)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array of shape (n, m), got shape {arr.shape}")
-    if num_objectives is not None and arr.shape[0] > 0 and arr.shape[1] != num_objectives:
-        raise ValueError(f"{name} must have {num_objectives} objectives per point, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
-
-
-def _as_point(point: np.ndarray | list, name: str, num_objectives: int) -> np.ndarray:
-    arr = np.asarray(point, dtype=np.float64)
-    if arr.shape != (num_objectives,):
-        raise ValueError(f"{name} must have shape ({num_objectives},), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {arr.tolist()}")
-    return arr
-
-
-def pareto_filter(front: np.ndarray) -> np.ndarray:
-    """Non-dominated points of ``front`` with duplicates kept once (maximisation)."""
-    arr = as_front(front)
-    if len(arr) == 0:
-        return arr
-    return arr[moocore.is_nondominated(arr, maximise=True, keep_weakly=False)]
+from morl.points import as_front, as_point, non_dominated
 
 
 def hypervolume(front: np.ndarray | list, ref_point: np.ndarray | list) -> float:
@@ -51,7 +21,7 @@ def hypervolume(front: np.ndarray | list, ref_point: np.ndarray | list) -> float
     """
     ref = np.asarray(ref_point, dtype=np.float64)
     arr = as_front(front, num_objectives=ref.shape[0] if ref.ndim == 1 else None)
-    ref = _as_point(ref, "ref_point", arr.shape[1] if len(arr) else ref.shape[0])
+    ref = as_point(ref, "ref_point", arr.shape[1] if len(arr) else None)
     counted = arr[np.all(arr > ref, axis=1)]
     if len(counted) == 0:
         return 0.0
@@ -85,7 +55,7 @@ def sparsity(front: np.ndarray | list) -> float:
     ``sum_j sum_i (S_j[i] - S_j[i+1])^2 / (n - 1)`` with ``S_j`` the sorted j-th objective;
     0 for fewer than two points. Lower is denser.
     """
-    nd = pareto_filter(front)
+    nd = non_dominated(front)
     if len(nd) < 2:
         return 0.0
     gaps = np.diff(np.sort(nd, axis=0), axis=0)
@@ -97,7 +67,7 @@ def spacing(front: np.ndarray | list) -> float:
 
     0 means perfectly even spacing; 0 for fewer than two points.
     """
-    nd = pareto_filter(front)
+    nd = non_dominated(front)
     if len(nd) < 2:
         return 0.0
     dist = np.abs(nd[:, None, :] - nd[None, :, :]).sum(-1)
@@ -119,7 +89,7 @@ def igd(front: np.ndarray | list, true_front: np.ndarray | list) -> float:
 
 def cardinality(front: np.ndarray | list) -> int:
     """Number of distinct non-dominated points in ``front``."""
-    return len(pareto_filter(front))
+    return len(non_dominated(front))
 
 
 def evaluate_front(

@@ -1,4 +1,4 @@
-"""Small network pieces shared by the torch agents: MLPs and a saved running normaliser."""
+"""Small network pieces shared by the torch agents: MLPs (single and stacked) and a saved running normaliser."""
 
 from __future__ import annotations
 
@@ -24,6 +24,34 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_gain: float = 1.0)
     nn.init.orthogonal_(head.weight, out_gain)
     nn.init.zeros_(head.bias)
     layers.append(head)
+    return nn.Sequential(*layers)
+
+
+class StackedLinear(nn.Module):
+    """``members`` independent linear layers applied as one batched matmul: (P, B, in) -> (P, B, out).
+
+    ``weight`` is (P, out, in) and ``bias`` (P, out), so slice ``p`` is an ``nn.Linear``'s state.
+    """
+
+    def __init__(self, members: int, in_dim: int, out_dim: int, gain: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, out_dim, in_dim))
+        self.bias = nn.Parameter(torch.zeros(members, out_dim))
+        for member in self.weight.data:
+            nn.init.orthogonal_(member, gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+def stacked_mlp(members: int, in_dim: int, hidden: tuple[int, ...], out_dim: int, out_gain: float) -> nn.Sequential:
+    """:func:`mlp` for a population: same layout, init and state-dict keys, stacked."""
+    layers: list[nn.Module] = []
+    last = in_dim
+    for width in hidden:
+        layers += [StackedLinear(members, last, width, float(np.sqrt(2))), nn.Tanh()]
+        last = width
+    layers.append(StackedLinear(members, last, out_dim, out_gain))
     return nn.Sequential(*layers)
 
 

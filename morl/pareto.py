@@ -7,34 +7,23 @@ and ``policy_for(w)`` read it, so nothing downstream depends on which algorithm 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import moocore
 import numpy as np
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 
 from morl import metrics, preferences, storage, utility
+from morl.points import as_front, as_point
 
 ARCHIVE_FORMAT = "morl.ParetoArchive"
-ARCHIVE_VERSION = 1
+ARCHIVE_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: every entry carries its own weights (no shared networks)
 INDEX_FILE = "index.json"
-
-
-def non_dominated_mask(points: np.ndarray | list) -> np.ndarray:
-    """Boolean mask of non-dominated rows (maximisation); of duplicates only the first is kept."""
-    arr = metrics.as_front(points, "points")
-    if len(arr) == 0:
-        return np.zeros(0, dtype=bool)
-    return moocore.is_nondominated(arr, maximise=True, keep_weakly=False)
-
-
-def non_dominated(points: np.ndarray | list) -> np.ndarray:
-    """The non-dominated rows of ``points`` (maximisation), duplicates kept once."""
-    arr = metrics.as_front(points, "points")
-    return arr[non_dominated_mask(arr)]
+_NETWORK_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,120}$")
 
 
 def crowding_distance(points: np.ndarray | list) -> np.ndarray:
@@ -43,7 +32,7 @@ def crowding_distance(points: np.ndarray | list) -> np.ndarray:
     Distances are normalised by each objective's range, so objectives on different scales
     count equally. With two or fewer points every point is an extreme.
     """
-    arr = metrics.as_front(points, "points")
+    arr = as_front(points, "points")
     if len(arr) <= 2:
         return np.full(len(arr), np.inf)
     # pymoo averages over objectives; NSGA-II (and PGMORL / C-MORL) sum, so scale back by m.
@@ -52,13 +41,22 @@ def crowding_distance(points: np.ndarray | list) -> np.ndarray:
 
 @dataclass
 class ArchiveEntry:
-    """One solution: its measured value vector and what is needed to act on it."""
+    """One solution: its measured value vector and what is needed to act on it.
+
+    Either ``policy`` holds the entry's own weights, or ``network`` names a shared,
+    conditioned network of the archive (:meth:`ParetoArchive.add_network`) that acts for this
+    entry given its conditioning input: ``preference`` (a preference-conditioned network) or
+    ``condition`` (a learned context z, e.g. OPPO's). ``preference`` is also recorded for own-weight
+    entries wherever the agent trained or evaluated the policy for one.
+    """
 
     id: int
     value: np.ndarray
     policy: Any = None
     preference: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    network: str | None = None
+    condition: np.ndarray | None = None
 
 
 class ParetoArchive:
@@ -78,6 +76,7 @@ class ParetoArchive:
         self._entries: list[ArchiveEntry] = []
         self._values = np.empty((0, num_objectives or 0))
         self._next_id = 0
+        self._networks: dict[str, Any] = {}
 
     # --- contents -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -97,16 +96,10 @@ class ParetoArchive:
         return self._values.copy()
 
     def _check_value(self, value: np.ndarray | list) -> np.ndarray:
-        arr = np.asarray(value, dtype=np.float64)
-        if arr.ndim != 1 or arr.size == 0:
-            raise ValueError(f"value must be a non-empty 1-D vector, got shape {arr.shape}")
+        arr = as_point(value, "value", self.num_objectives)
         if self.num_objectives is None:
             self.num_objectives = arr.shape[0]
             self._values = np.empty((0, arr.shape[0]))
-        if arr.shape[0] != self.num_objectives:
-            raise ValueError(f"value must have {self.num_objectives} objectives, got {arr.shape[0]}: {arr.tolist()}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"value must be finite, got {arr.tolist()}")
         return arr
 
     def add(
@@ -115,14 +108,26 @@ class ParetoArchive:
         policy: Any = None,
         preference: np.ndarray | list | None = None,
         meta: dict[str, Any] | None = None,
+        network: str | None = None,
+        condition: np.ndarray | list | None = None,
     ) -> bool:
         """Offer a solution; return True if it was stored.
 
         It is dropped if a stored entry dominates or equals it (ties keep the older one);
-        otherwise it is stored and every entry it dominates is removed.
+        otherwise it is stored and every entry it dominates is removed. An entry acting
+        through a shared network names it (``network``, registered first with
+        :meth:`add_network`) instead of carrying a ``policy``.
         """
         arr = self._check_value(value)
         pref = None if preference is None else preferences.validate(preference, self.num_objectives)
+        cond = None if condition is None else as_point(condition, "condition")
+        if network is not None:
+            if policy is not None:
+                raise ValueError("an entry either carries its own policy or names a shared network, not both")
+            if network not in self._networks:
+                raise ValueError(f"unknown shared network {network!r}: register it with add_network first")
+            if pref is None and cond is None:
+                raise ValueError(f"an entry of shared network {network!r} needs its preference or condition")
         stored = self._values
         if len(stored) and np.any(np.all(stored >= arr, axis=1)):
             return False
@@ -130,7 +135,7 @@ class ParetoArchive:
         if len(stored) and not keep.all():
             self._entries = [e for e, k in zip(self._entries, keep, strict=True) if k]
             stored = stored[keep]
-        entry = ArchiveEntry(self._next_id, arr.copy(), policy, pref, dict(meta or {}))
+        entry = ArchiveEntry(self._next_id, arr.copy(), policy, pref, dict(meta or {}), network, cond)
         self._next_id += 1
         self._entries.append(entry)
         self._values = np.vstack([stored, arr[None, :]])
@@ -138,11 +143,39 @@ class ParetoArchive:
             self._prune(self.max_size)
         return True
 
+    def add_network(self, name: str, network: Any) -> None:
+        """Register a shared conditioned network (a module or tensor dict) under ``name``.
+
+        A name stands for one snapshot of weights: agents that keep training a network register
+        each evaluated snapshot under a new name (e.g. ``"pcsac@50000"``). Saving writes each
+        snapshot once; snapshots no entry names any more are dropped.
+        """
+        if not _NETWORK_NAME.match(str(name)):
+            raise ValueError(f"network name {name!r} must be 1-120 letters, digits or '_.@-'")
+        if name in self._networks and self._networks[name] is not network:
+            raise ValueError(f"shared network {name!r} is already registered with other weights; use a new name")
+        self._networks[name] = network
+
+    def network(self, name: str) -> Any:
+        """The shared network registered as ``name``."""
+        if name not in self._networks:
+            raise KeyError(f"no shared network {name!r}; this archive has {sorted(self._networks)}")
+        return self._networks[name]
+
+    @property
+    def networks(self) -> dict[str, Any]:
+        """Shared networks named by at least one stored entry."""
+        named = {e.network for e in self._entries if e.network is not None}
+        return {k: v for k, v in self._networks.items() if k in named}
+
     def extend(self, other: ParetoArchive | Iterable[ArchiveEntry]) -> int:
         """Offer every entry of another archive (merging results of parallel jobs); return how many stayed."""
         added = 0
+        if isinstance(other, ParetoArchive):
+            for name, network in other.networks.items():
+                self.add_network(name, network)
         for entry in other:
-            added += self.add(entry.value, entry.policy, entry.preference, entry.meta)
+            added += self.add(entry.value, entry.policy, entry.preference, entry.meta, entry.network, entry.condition)
         return added
 
     def _prune(self, size: int) -> None:
@@ -186,14 +219,20 @@ class ParetoArchive:
 
     # --- persistence ----------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write a versioned JSON index plus one safetensors file per policy, atomically.
+        """Write a versioned JSON index plus safetensors weights, atomically.
 
-        Weights are written first under fresh names, then the index is renamed into place,
-        then files the new index no longer names are removed: a crash at any moment leaves a
-        loadable archive.
+        Each own-weight policy is one ``policy-<id>.safetensors``; each shared network one
+        ``network-<name>.safetensors``, however many entries name it. Weights are written first
+        under fresh names, then the index is renamed into place, then files the new index no
+        longer names are removed: a crash at any moment leaves a loadable archive.
         """
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
+        networks = {}
+        for name, network in self.networks.items():
+            networks[name] = f"network-{name}.safetensors"
+            if not (root / networks[name]).exists():
+                storage.save_tensors(root / networks[name], storage.state_dict_of(network))
         records = []
         for entry in self._entries:
             weights = None
@@ -208,6 +247,8 @@ class ParetoArchive:
                     "preference": None if entry.preference is None else entry.preference.tolist(),
                     "meta": entry.meta,
                     "weights": weights,
+                    "network": entry.network,
+                    "condition": None if entry.condition is None else entry.condition.tolist(),
                 }
             )
         index = {
@@ -216,18 +257,19 @@ class ParetoArchive:
             "num_objectives": self.num_objectives,
             "max_size": self.max_size,
             "next_id": self._next_id,
+            "networks": networks,
             "entries": records,
         }
         storage.atomic_write_json(root / INDEX_FILE, index)
-        named = {r["weights"] for r in records if r["weights"]}
-        for stale in root.glob("policy-*.safetensors"):
+        named = {r["weights"] for r in records if r["weights"]} | set(networks.values())
+        for stale in [*root.glob("policy-*.safetensors"), *root.glob("network-*.safetensors")]:
             if stale.name not in named:
                 stale.unlink(missing_ok=True)
         return root
 
     @classmethod
     def load(cls, directory: str | os.PathLike, load_policies: bool = True) -> ParetoArchive:
-        """Read an archive written by :meth:`save`; policies come back as tensor dicts.
+        """Read an archive written by :meth:`save` (any readable version); weights come back as tensor dicts.
 
         Raises:
             storage.FormatError: the directory is not a morl archive, is of another version,
@@ -238,31 +280,41 @@ class ParetoArchive:
         index = storage.read_json(root / INDEX_FILE, what)
         if not isinstance(index, dict) or index.get("format") != ARCHIVE_FORMAT:
             raise storage.FormatError(f"{what}: {INDEX_FILE} is not a morl archive index")
-        if index.get("version") != ARCHIVE_VERSION:
+        if index.get("version") not in READABLE_VERSIONS:
             raise storage.FormatError(
-                f"{what}: format version {index.get('version')!r} is not supported (expected {ARCHIVE_VERSION})"
+                f"{what}: format version {index.get('version')!r} is not supported (readable: {READABLE_VERSIONS})"
             )
         try:
             archive = cls(index["num_objectives"], index.get("max_size"))
             records = list(index["entries"])
             next_id = int(index["next_id"])
+            networks = dict(index.get("networks") or {})
         except (KeyError, TypeError, ValueError) as err:
             raise storage.FormatError(f"{what}: index is missing or has a malformed field ({err})") from None
+
+        def weights_at(name: str) -> dict | None:
+            if Path(name).name != name:
+                raise storage.FormatError(f"{what}: weights name {name!r} points outside the archive")
+            return storage.load_tensors(root / name, what) if load_policies else None
+
+        for name, file in networks.items():
+            archive._networks[str(name)] = weights_at(file)
         for record in records:
             try:
                 weights = record["weights"]
-                policy = None
-                if weights is not None and load_policies:
-                    if Path(weights).name != weights:
-                        raise storage.FormatError(f"{what}: weights name {weights!r} points outside the archive")
-                    policy = storage.load_tensors(root / weights, what)
+                network = record.get("network")
+                if network is not None and network not in archive._networks:
+                    raise storage.FormatError(f"{what}: entry {record.get('id')} names unknown network {network!r}")
+                condition = record.get("condition")
                 value = archive._check_value(record["value"])
                 entry = ArchiveEntry(
                     int(record["id"]),
                     value,
-                    policy,
+                    None if weights is None else weights_at(weights),
                     None if record["preference"] is None else np.asarray(record["preference"], dtype=np.float64),
                     dict(record["meta"]),
+                    network,
+                    None if condition is None else np.asarray(condition, dtype=np.float64),
                 )
             except storage.FormatError:
                 raise

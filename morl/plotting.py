@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +24,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from morl import storage
-from morl.pareto import ParetoArchive, non_dominated
-from morl.runs import read_metrics
+from morl.points import as_front, non_dominated
+from morl.runs import RunData, load_run
 
-CONFIG_FILE = "config.json"
-ARCHIVE_DIR = "archive"
 PLOTS_DIR = "plots"
 TRUE_FRONT_LABEL = "true front"
 TRUE_FRONT_COLOR = "black"
@@ -41,125 +37,6 @@ _LEGEND_KW: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)
 """Legends go outside the axes on the right, so they never hide a point whatever the front's shape."""
 
 
-@dataclass
-class RunData:
-    """Everything a plot needs from one run directory.
-
-    Attributes:
-        label: legend label, ``algo-env-seed`` (the directory name when the config lacks those keys).
-        path: the run directory.
-        values: value vectors of the run's archive, shape (n, m); n is 0 before the first evaluation.
-        config: the parsed ``config.json``.
-        metrics: ``metrics.csv`` as column name -> float array (NaN where a cell is empty or not a number);
-            empty when the file does not exist yet.
-    """
-
-    label: str
-    path: Path
-    values: np.ndarray
-    config: dict[str, Any]
-    metrics: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def num_objectives(self) -> int | None:
-        """Objectives of this run, from the archive or, before it exists, from the config; None if unknown."""
-        if self.values.shape[1] > 0:
-            return int(self.values.shape[1])
-        for key in ("objective_names", "ref_point"):
-            if self.config.get(key) is not None:
-                return len(self.config[key])
-        front = self.true_front
-        return None if front is None else int(front.shape[1])
-
-    @property
-    def true_front(self) -> np.ndarray | None:
-        """The environment's known Pareto front from the config, shape (k, m), or None."""
-        front = self.config.get("true_front")
-        return None if front is None else np.asarray(front, dtype=np.float64)
-
-    @property
-    def objective_names(self) -> list[str] | None:
-        """Objective names from the config, or None."""
-        names = self.config.get("objective_names")
-        return None if names is None else [str(n) for n in names]
-
-    def hypervolume_curve(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(env_steps, hypervolume) from the metrics, or None when there are no such rows yet."""
-        steps = self.metrics.get("env_steps")
-        hv = self.metrics.get("hypervolume")
-        if steps is None or hv is None or len(steps) == 0:
-            return None
-        return steps, hv
-
-
-def load_run(run_dir: str | os.PathLike) -> RunData:
-    """Read a run directory written by training; see the module docstring for its layout.
-
-    A missing ``metrics.csv`` or ``archive/`` is not an error (the run may not have evaluated
-    anything yet): the run then has no metrics and an empty (0, m) front.
-
-    Raises:
-        ValueError: the directory or its ``config.json`` is missing, the config is not a JSON
-            object or has malformed plotting fields, or the archive is corrupt.
-    """
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise ValueError(f"run directory {path} does not exist or is not a directory")
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
-        raise ValueError(f"run directory {path} has no {CONFIG_FILE}; is it a morl run directory?")
-    try:
-        config = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{config_path} is not valid JSON ({err})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
-    _check_config(config, config_path)
-
-    values = _load_values(path, config)
-    metrics = read_metrics(path)
-    return RunData(label=_run_label(config, path), path=path, values=values, config=config, metrics=metrics)
-
-
-def _check_config(config: dict[str, Any], config_path: Path) -> None:
-    """Fail early, naming the file, on config fields the plots would otherwise choke on."""
-    for key in ("ref_point", "objective_names"):
-        if config.get(key) is not None and not isinstance(config[key], list):
-            raise ValueError(f"{config_path}: {key!r} must be a list or null, got {config[key]!r:.100}")
-    front = config.get("true_front")
-    if front is not None:
-        try:
-            arr = np.asarray(front, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{config_path}: 'true_front' is not a list of numeric vectors ({err})") from None
-        if arr.ndim != 2 or arr.shape[0] == 0:
-            raise ValueError(f"{config_path}: 'true_front' must be a non-empty list of vectors, got shape {arr.shape}")
-
-
-def _run_label(config: Mapping[str, Any], path: Path) -> str:
-    """``algo-env-seed``, the label users know a run by; the directory name if any part is missing."""
-    parts = [config.get(key) for key in ("algo", "env", "seed")]
-    if any(part is None for part in parts):
-        return path.resolve().name
-    return "-".join(str(part) for part in parts)
-
-
-def _load_values(path: Path, config: Mapping[str, Any]) -> np.ndarray:
-    archive_dir = path / ARCHIVE_DIR
-    if not archive_dir.exists():
-        hint = config.get("objective_names") or config.get("ref_point") or ()
-        return np.empty((0, len(hint)))
-    try:
-        archive = ParetoArchive.load(archive_dir, load_policies=False)
-    except ValueError as err:  # storage.FormatError is a ValueError
-        raise ValueError(f"run directory {path}: cannot read its archive: {err}") from None
-    values = archive.values
-    if values.shape[1] == 0 and archive.num_objectives:
-        values = np.empty((0, archive.num_objectives))
-    return values
-
-
-# --- figures --------------------------------------------------------------------------------
 def _colors(n: int) -> list[Any]:
     """One distinct colour per run (tab10, then tab20, then evenly spaced on a continuous map)."""
     if n <= 10:
@@ -172,17 +49,6 @@ def _colors(n: int) -> list[Any]:
     return [cmap(x) for x in np.linspace(0.05, 0.95, n)]
 
 
-def _as_points(points: Any, name: str) -> np.ndarray:
-    arr = np.asarray(points, dtype=np.float64)
-    if arr.ndim == 1 and arr.size == 0:
-        arr = arr.reshape(0, 0)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, m), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
-
-
 def staircase(points: np.ndarray | list) -> np.ndarray:
     """Vertices of the 2-D attainment staircase (maximisation) through the non-dominated points.
 
@@ -190,7 +56,7 @@ def staircase(points: np.ndarray | list) -> np.ndarray:
     vertically and then runs horizontally, tracing the boundary of the region they dominate.
     Returns shape (2k - 1, 2) for k non-dominated points, (0, 2) for none.
     """
-    arr = _as_points(points, "points")
+    arr = as_front(points, "points")
     if len(arr) == 0:
         return np.empty((0, 2))
     if arr.shape[1] != 2:
@@ -222,8 +88,8 @@ def plot_front(
         ValueError: nothing to plot, fewer than 2 objectives, inconsistent objective counts,
             non-finite values, or ``objective_names`` of the wrong length.
     """
-    arrays = {str(label): _as_points(points, f"front {label!r}") for label, points in fronts.items()}
-    truth = None if true_front is None else _as_points(true_front, "true_front")
+    arrays = {str(label): as_front(points, f"front {label!r}") for label, points in fronts.items()}
+    truth = None if true_front is None else as_front(true_front, "true_front")
     if truth is not None and len(truth) == 0:
         truth = None
     if not arrays and truth is None:
@@ -439,8 +305,10 @@ def _draw_parallel(
         ax.spines[side].set_visible(False)
 
 
-def plot_hypervolume(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str | None = None) -> Figure:
-    """Hypervolume against environment steps, one line per run (label -> (steps, hv)).
+def plot_hypervolume(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str | None = None, x_label: str = "environment steps"
+) -> Figure:
+    """Hypervolume against the budget spent (env steps, or gradient steps offline), one line per run.
 
     Rows with a NaN step or hypervolume (not yet computed) are dropped; points are sorted by step.
     """
@@ -463,7 +331,7 @@ def plot_hypervolume(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title:
             linewidth=1.5,
             label=str(label),
         )
-    ax.set_xlabel("environment steps")
+    ax.set_xlabel(x_label)
     ax.set_ylabel("hypervolume")
     ax.grid(True, alpha=0.3)
     if curves:
@@ -571,7 +439,9 @@ def plot_runs(
         if curve is not None:
             curves[label] = curve
     if curves:
-        fig = plot_hypervolume(curves, title=f"Hypervolume{where}")
+        units = {run.budget_unit for run in runs}
+        x_label = "environment steps" if units == {"env_steps"} else " / ".join(sorted(units)).replace("_", " ")
+        fig = plot_hypervolume(curves, title=f"Hypervolume{where}", x_label=x_label)
         written += _save(fig, out / "hypervolume", formats)
         fig.clear()
     return written

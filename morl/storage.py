@@ -111,3 +111,66 @@ def state_dict_of(policy: Any) -> dict[str, torch.Tensor]:
     if bad:
         raise TypeError(f"policy state has non-tensor entries {bad[:5]}; only tensors can be stored as safetensors")
     return state
+
+
+def _split_tensors(state: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """``state`` with every tensor replaced by ``{"__tensor__": key}`` and collected in ``tensors``."""
+    if isinstance(state, torch.Tensor):
+        tensors[prefix] = state
+        return {"__tensor__": prefix}
+    if isinstance(state, Mapping):
+        return {str(k): _split_tensors(v, f"{prefix}.{k}" if prefix else str(k), tensors) for k, v in state.items()}
+    if isinstance(state, list | tuple):
+        return [_split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(state)]
+    return to_jsonable(state)
+
+
+def _join_tensors(record: Any, tensors: Mapping[str, torch.Tensor], what: str) -> Any:
+    if isinstance(record, dict):
+        if set(record) == {"__tensor__"}:
+            try:
+                return tensors[record["__tensor__"]]
+            except KeyError:
+                raise FormatError(f"{what}: tensor {record['__tensor__']!r} is missing from its weights file") from None
+        return {k: _join_tensors(v, tensors, what) for k, v in record.items()}
+    if isinstance(record, list):
+        return [_join_tensors(v, tensors, what) for v in record]
+    return record
+
+
+def save_state(stem: str | os.PathLike, state: Mapping[str, Any]) -> None:
+    """Write a nested state (JSON values and torch tensors) as ``stem.json`` + ``stem.<gen>.safetensors``.
+
+    The tensors go to a new generation's file first, then the JSON that names that file is
+    renamed into place, then older generations are removed: a kill at any moment leaves a
+    consistent pair on disk.
+    """
+    stem = Path(stem)
+    tensors: dict[str, torch.Tensor] = {}
+    record = _split_tensors(dict(state), "", tensors)
+    previous = read_json(stem.with_suffix(".json"), "state") if stem.with_suffix(".json").exists() else {}
+    generation = int(previous.get("generation", 0)) + 1 if isinstance(previous, dict) else 1
+    weights = f"{stem.name}.{generation}.safetensors" if tensors else None
+    if weights is not None:
+        save_tensors(stem.parent / weights, tensors)
+    atomic_write_json(stem.with_suffix(".json"), {"generation": generation, "weights": weights, "state": record})
+    for stale in stem.parent.glob(f"{stem.name}.*.safetensors"):
+        if stale.name != weights:
+            stale.unlink(missing_ok=True)
+
+
+def load_state(stem: str | os.PathLike) -> dict[str, Any] | None:
+    """The state written by :func:`save_state`, or None if there is none; damage raises :class:`FormatError`."""
+    stem = Path(stem)
+    what = f"checkpoint {stem}"
+    if not stem.with_suffix(".json").exists():
+        return None
+    record = read_json(stem.with_suffix(".json"), what)
+    if not isinstance(record, dict) or not {"weights", "state"} <= set(record):
+        raise FormatError(f"{what}: {stem.with_suffix('.json')} is not a morl checkpoint")
+    if record["weights"] is None:
+        return _join_tensors(record["state"], {}, what)
+    if Path(record["weights"]).name != record["weights"]:
+        raise FormatError(f"{what}: weights name {record['weights']!r} points outside the checkpoint")
+    tensors = load_tensors(stem.parent / record["weights"], what)
+    return _join_tensors(record["state"], tensors, what)

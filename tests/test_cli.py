@@ -45,8 +45,10 @@ def test_envs_lists_ids_dims_and_reference_points(capsys):
     assert run_cli("envs") == 0
     out = capsys.readouterr().out
     line = next(row for row in out.splitlines() if row.startswith("deep-sea-treasure-v0 "))
-    assert " 2 " in line and "[0.0, -25.0]" in line and line.endswith("yes")
+    assert " single  2 " in line and "[0.0, -25.0]" in line and " yes " in line and "MORL-Baselines" in line
     assert CORRIDOR in out
+    multi = next(row for row in out.splitlines() if row.startswith("moitem_gathering_v0 "))
+    assert " multi " in multi
 
 
 def test_check_env_accepts_id_and_module_path(tmp_path, monkeypatch, capsys):
@@ -119,18 +121,18 @@ def test_killed_run_resumes_to_a_valid_archive(tmp_path):
            "--out", str(out), "--no-progress", *TINY]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = out / "checkpoints" / "scalarized_state.json"
+    state = out / "checkpoints" / "agent.json"
     deadline = time.time() + 120
     while time.time() < deadline and not state.exists():
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert state.exists(), "the run never reached its first checkpoint"
-    done_before = json.loads(state.read_text())["completed"]
+    done_before = json.loads(state.read_text())["state"]["completed"]
     assert len(done_before) in (1, 2)
 
     assert run_cli("train", "--resume", out, "--no-progress") == 0
-    final = json.loads(state.read_text())
+    final = json.loads(state.read_text())["state"]
     assert sorted(final["completed"]) == [0, 1, 2]
     assert final["completed"][: len(done_before)] == done_before  # finished work was not redone
     archive = ParetoArchive.load(out / "archive")
@@ -139,14 +141,14 @@ def test_killed_run_resumes_to_a_valid_archive(tmp_path):
 
 
 def test_eval_scores_runs_of_external_algorithms_without_policies(tmp_path, capsys):
-    from morl.runs import EvalSettings, Run
+    from morl import tasks
+    from morl.runs import write_external_run
 
-    run = Run.open(tmp_path, EvalSettings(np.array([0.0, 0.0]), np.array([[1.0, 0.0], [0.0, 1.0]])), False)
-    run.write_config({"algo": "pgmorl", "env": "mo-hopper-2obj-v5", "seed": 0})
+    task = tasks.make("deep-sea-treasure-v0", ref_point=[0.0, 0.0])
     archive = ParetoArchive(2)
     archive.add([1.0, 2.0])
     archive.add([2.0, 1.0])
-    archive.save(run.archive_dir)
+    write_external_run(tmp_path, task, {"algo": "pgmorl", "seed": 0}, archive, env_steps=1000, wall_time=3.0)
     assert run_cli("eval", tmp_path) == 0
     assert "hypervolume: 3" in capsys.readouterr().out
     assert run_cli("eval", tmp_path, "--episodes", 2) == 2

@@ -90,7 +90,7 @@ def test_save_load_round_trip_predicts_the_same_actions(trained, tmp_path):
     observations = np.eye(5, dtype=np.float32)  # every cell of the corridor
     for w1 in np.linspace(0.0, 1.0, 11):
         w = np.array([w1, 1.0 - w1])
-        np.testing.assert_array_equal(loaded.predict(observations, w), trained.predict(observations, w))
+        np.testing.assert_array_equal(loaded.predict(observations, w)[0], trained.predict(observations, w)[0])
 
 
 def test_plain_callable_factory_trains():

@@ -20,7 +20,7 @@ def test_unknown_executor_lists_choices():
 
 
 def test_cmorl_on_ray_matches_serial():
-    hp = {"num_envs": 2, "num_steps": 32, "eval_interval": 5, "update_iter": 3, "eval_episodes": 1,
+    hp = {"n_envs": 2, "n_steps": 32, "eval_interval": 5, "update_iter": 3, "eval_episodes": 1,
           "policies_per_batch": 2}  # fmt: skip
     serial = CMORL("morl/treasure-corridor-v0", seed=5, executor="serial", **hp).learn(4_000, progress_bar=False)
     on_ray = CMORL("morl/treasure-corridor-v0", seed=5, executor="ray", **hp).learn(4_000, progress_bar=False)

@@ -101,9 +101,9 @@ def test_agent_with_predict_is_accepted():
         def __init__(self) -> None:
             self.calls: list[tuple[np.ndarray, bool]] = []
 
-        def predict(self, obs: np.ndarray, preference: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        def predict(self, obs: np.ndarray, preference: np.ndarray, deterministic: bool = False) -> tuple:
             self.calls.append((preference, deterministic))
-            return dig_at(3)(obs, preference)
+            return dig_at(3)(obs, preference), None
 
     agent = Agent()
     result = evaluate(agent, make(CORRIDOR, num_envs=2), [0.25, 0.75], episodes=2)

@@ -8,7 +8,8 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from mo_gymnasium.wrappers.vector import MOSyncVectorEnv
 
 from morl import envs, evaluation
-from morl.agents.moppo import MOPPO, ActorCritic, MOPPOConfig, Objective, log_barrier
+from morl.agents.moppo import MOPPO, MOPPOConfig, Objective, log_barrier
+from morl.policies import ActorCritic
 
 
 class VectorCartPoleEnv(CartPoleEnv):
@@ -46,9 +47,9 @@ def _learner(env_spec, config, members=1, seed=0):
 
 def test_population_member_with_a_one_hot_preference_learns_cartpole_and_the_other_does_not():
     torch.set_num_threads(1)
-    config = MOPPOConfig(num_envs=8, num_steps=128, gamma=0.99, num_minibatches=4, update_epochs=4)
+    config = MOPPOConfig(n_envs=8, n_steps=128, gamma=0.99, num_minibatches=4, n_epochs=4)
     learner = _learner(VectorCartPole, config, members=2)
-    vec = envs.make(VectorCartPole, num_envs=2 * config.num_envs, seed=0)
+    vec = envs.make(VectorCartPole, num_envs=2 * config.n_envs, seed=0)
     evaluator = envs.make(VectorCartPole, num_envs=4)
 
     def score():
@@ -67,7 +68,7 @@ def test_population_member_with_a_one_hot_preference_learns_cartpole_and_the_oth
 
 def test_members_do_not_influence_each_other():
     """Member 0's update is the same whatever member 1's data: per-member losses, clipping and Adam."""
-    config = MOPPOConfig(num_envs=2, num_steps=16, update_epochs=2, num_minibatches=2, max_grad_norm=0.01)
+    config = MOPPOConfig(n_envs=2, n_steps=16, n_epochs=2, num_minibatches=2, max_grad_norm=0.01)
     vec = envs.make("mo-mountaincarcontinuous-v0", num_envs=4, seed=0)
     rollout = _learner("mo-mountaincarcontinuous-v0", config, members=2).collect(vec)
     objectives = [Objective(weights=np.array([0.5, 0.5])), Objective(weights=np.array([1.0, 0.0]))]
@@ -88,13 +89,13 @@ def test_members_do_not_influence_each_other():
 
 
 def test_member_state_is_an_actor_critic_that_acts_like_the_member():
-    config = MOPPOConfig(num_envs=2, num_steps=8, update_epochs=1)
+    config = MOPPOConfig(n_envs=2, n_steps=8, n_epochs=1)
     learner = _learner("mo-mountaincarcontinuous-v0", config, members=3)
     vec = envs.make("mo-mountaincarcontinuous-v0", num_envs=6, seed=0)
     learner.update(learner.collect(vec), Objective(weights=np.array([0.5, 0.5])))
     obs = np.random.default_rng(0).normal(size=(3 * 4, 2)).astype(np.float32)
     batched = learner.act(obs)
-    single = ActorCritic(vec.single_observation_space, vec.single_action_space, 2, config.hidden)
+    single = ActorCritic(vec.single_observation_space, vec.single_action_space, 2, config.net_arch)
     for p in range(3):
         single.load_state_dict(learner.policy.member_state(p))
         alone = single.act(obs[4 * p : 4 * p + 4], vec.single_action_space, normalize_obs=True)
@@ -107,7 +108,7 @@ def test_member_state_is_an_actor_critic_that_acts_like_the_member():
 
 
 def test_continuous_actions_are_clipped_and_rollouts_have_consistent_shapes():
-    config = MOPPOConfig(num_envs=2, num_steps=16, update_epochs=1, num_minibatches=2)
+    config = MOPPOConfig(n_envs=2, n_steps=16, n_epochs=1, num_minibatches=2)
     learner = _learner("mo-mountaincarcontinuous-v0", config, members=2)
     vec = envs.make("mo-mountaincarcontinuous-v0", num_envs=4, seed=0)
     rollout = learner.collect(vec)
@@ -130,7 +131,7 @@ def test_non_finite_rewards_are_reported():
             obs, _, terminated, truncated, info = super().step(action)
             return obs, np.array([np.nan, 0.0], dtype=np.float32), terminated, truncated, info
 
-    learner = _learner(VectorCartPole, MOPPOConfig(num_envs=1, num_steps=4))
+    learner = _learner(VectorCartPole, MOPPOConfig(n_envs=1, n_steps=4))
     vec = MOSyncVectorEnv([NanEnv])
     with pytest.raises(ValueError, match="non-finite reward"):
         learner.collect(vec)

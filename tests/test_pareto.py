@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from morl.pareto import ParetoArchive, crowding_distance, non_dominated, non_dominated_mask
+from morl.pareto import ParetoArchive, crowding_distance
+from morl.points import non_dominated, non_dominated_mask
 from morl.storage import FormatError
 
 small_ints = st.integers(-3, 3).map(float)  # small grid: many ties and duplicates

@@ -10,7 +10,8 @@ import pytest
 from matplotlib.lines import Line2D
 
 from morl import plotting
-from morl.pareto import ParetoArchive, non_dominated
+from morl.pareto import ParetoArchive
+from morl.points import non_dominated
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FRONT_2D = [[1.0, 9.0], [3.0, 7.0], [5.0, 4.0], [8.0, 1.0]]

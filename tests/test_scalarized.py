@@ -20,7 +20,7 @@ def test_registered_by_name():
 def test_bad_hyperparameters_and_inputs_are_rejected():
     with pytest.raises(ValueError, match="continuous"):
         Scalarized(CORRIDOR, algorithm="sac")
-    with pytest.raises(ValueError, match="algorithm must be one of"):
+    with pytest.raises(ValueError, match="algorithm: Input should be 'ppo' or 'sac'"):
         Scalarized(CORRIDOR, algorithm="dqn")
     with pytest.raises(ValueError, match="unknown hyperparameter"):
         Scalarized(CORRIDOR, learning_rte=1.0)
@@ -39,7 +39,7 @@ def test_callback_can_stop_training_and_predict_validates_preference():
     agent.learn(2000, callback=stop_after_first, progress_bar=False)
     assert len(seen) == 1 and agent.completed == [0]
     obs = np.eye(5, dtype=np.float32)[:3]
-    assert agent.predict(obs, [1.0, 0.0]).shape == (3,)
+    assert agent.predict(obs, [1.0, 0.0])[0].shape == (3,)
     with pytest.raises(ValueError, match="length 2"):
         agent.predict(obs, [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="sum to 1"):
@@ -64,4 +64,4 @@ def test_sac_option_trains_on_continuous_actions(tmp_path):
     agent.save(tmp_path)
     loaded = Scalarized.load(tmp_path)
     obs = np.zeros((2, 2), dtype=np.float32)
-    np.testing.assert_allclose(loaded.predict(obs, [0.5, 0.5]), agent.predict(obs, [0.5, 0.5]), atol=1e-6)
+    np.testing.assert_allclose(loaded.predict(obs, [0.5, 0.5])[0], agent.predict(obs, [0.5, 0.5])[0], atol=1e-6)

@@ -1,25 +1,37 @@
-"""The agent contract every algorithm follows (Stable-Baselines3 names, plus a preference)."""
+"""The agent contract every algorithm follows (Stable-Baselines3 names, plus a preference).
+
+An agent is built from a :class:`~morl.tasks.Task`, trains with ``learn(budget)``, fills
+``self.archive`` and acts with ``predict``. What is common to every algorithm lives here once:
+building from a task, the progress bar, logging the front and diagnostics, checkpointing and
+resuming (through ``state_dict`` / ``load_state_dict``), saving and loading. An algorithm's
+module holds its loss, its update and its loop, and never opens a file of the run directory.
+"""
 
 from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from morl import config as config_lib
-from morl import envs, storage
-from morl.pareto import ParetoArchive
-from morl.runs import Run
+from morl import storage, tasks
+from morl.pareto import ArchiveEntry, ParetoArchive
+
+if TYPE_CHECKING:
+    from morl.runs import Run
 
 AGENT_FILE = "agent.json"
 AGENT_FORMAT = "morl.agent"
 
 Callback = Callable[["Agent", dict[str, Any]], bool | None]
+A = TypeVar("A", bound="Agent")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -35,17 +47,25 @@ def resolve_device(device: str | torch.device) -> torch.device:
 class Agent(abc.ABC):
     """Base class: ``learn`` fills ``self.archive``; ``predict`` acts for any preference.
 
-    Subclasses set ``name`` and ``Config`` (a hyperparameter dataclass) and implement
-    ``learn``, ``predict``, ``save`` and ``load``. ``learn`` may take a :class:`~morl.runs.Run`
-    to log metrics, write the archive and checkpoint as it goes.
+    Subclasses set ``name``, ``Config`` (a hyperparameter dataclass), ``task_kinds`` (which
+    tasks they train on), ``budget_unit`` and ``diagnostics`` (the columns of ``train.csv``),
+    and implement ``learn``, ``predict``, ``entry_predictor`` and, when they keep progress
+    beyond the archive, ``state_dict`` / ``load_state_dict``.
+
+    Inside ``learn`` an algorithm calls :meth:`log_front` when the archive changed,
+    :meth:`log_diagnostics` after an update and :meth:`checkpoint` at safe points; without a run
+    attached (plain library use) these do nothing.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    task_kinds: ClassVar[tuple[str, ...]] = ("single",)
+    budget_unit: ClassVar[str] = "env_steps"
+    diagnostics: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
-        env: envs.EnvSpec,
+        task: tasks.Task | Any,
         *,
         seed: int = 0,
         device: str = "auto",
@@ -54,78 +74,160 @@ class Agent(abc.ABC):
     ) -> None:
         if config is not None and hparams:
             raise ValueError("give either config or keyword hyperparameters, not both")
+        self.task = tasks.make(task)
+        if self.task.kind not in self.task_kinds:
+            raise ValueError(
+                f"{self.name} trains on {' or '.join(self.task_kinds)} tasks; {self.task.name!r} is a "
+                f"{self.task.kind} task"
+            )
         if config is None:
-            config = config_lib.build(self.Config, {**self.default_hparams(env), **hparams})
+            config = config_lib.build(self.Config, {**self.default_hparams(self.task), **hparams})
         self.config = config
-        self.env_spec = env
         self.seed = seed
         self.device = resolve_device(device)
-        probe = envs.make_env(env)
-        envs.check_env(probe)
-        self.num_objectives = envs.reward_dim(probe)
-        self.observation_space = probe.observation_space
-        self.action_space = probe.action_space
+        self.num_objectives = self.task.num_objectives
+        self.observation_space = self.task.observation_space
+        self.action_space = self.task.action_space
         self.archive = ParetoArchive(self.num_objectives)
         self.num_timesteps = 0
+        self.gradient_steps = 0
+        self._attached: Run | None = None
 
     @classmethod
-    def default_hparams(cls, env: envs.EnvSpec) -> dict[str, Any]:
-        """Per-env hyperparameter presets (e.g. from a paper's scripts); user values override them."""
-        return {}
+    def default_hparams(cls, task: tasks.Task) -> dict[str, Any]:
+        """Per-env presets from ``agents/presets/<name>.yaml`` (e.g. a paper's scripts); user values override them."""
+        return config_lib.preset(cls.name, task.spec)
 
+    # --- training ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def learn(
+    def learn(self, total_timesteps: int, callback: Callback | None = None, progress_bar: bool = True) -> ParetoArchive:
+        """Train until ``total_timesteps`` of :attr:`budget_unit` are spent (all vector envs counted)."""
+
+    @property
+    def budget_spent(self) -> int:
+        """Budget used so far, in :attr:`budget_unit`."""
+        return self.num_timesteps if self.budget_unit == "env_steps" else self.gradient_steps
+
+    @contextmanager
+    def progress(self, total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
+        """A progress bar over the budget; the ``advance(n)`` it yields never moves it past ``total``."""
+        bar = tqdm(total=total, initial=min(self.budget_spent, total), desc=self.name, disable=not enabled,
+                   unit=self.budget_unit.replace("_", " "))  # fmt: skip
+
+        def advance(n: int) -> None:
+            bar.update(max(0, min(n, total - bar.n)))
+
+        try:
+            yield advance
+        finally:
+            bar.close()
+
+    def attach(self, run: Run | None) -> None:
+        """Log, checkpoint and resume through ``run`` (``morl.train`` does this); restore its checkpoint."""
+        self._attached = run
+        if run is None:
+            return
+        archive, state = run.load_checkpoint()
+        if archive is not None:
+            self._adopt_archive(archive)
+        if state is not None:
+            self.load_state_dict(state)
+
+    @property
+    def scratch_dir(self) -> Path | None:
+        """A directory for in-flight jobs to keep their progress between checkpoints (None without a run)."""
+        return None if self._attached is None else self._attached.scratch_dir
+
+    def log_front(self) -> None:
+        """Score and record the archive as it is now (no-op without a run)."""
+        if self._attached is not None:
+            self._attached.log_front(self.archive, self.num_timesteps, self.gradient_steps)
+
+    def log_diagnostics(self, values: dict[str, float]) -> None:
+        """Record training diagnostics, keys among :attr:`diagnostics` (no-op without a run)."""
+        if self._attached is not None:
+            self._attached.log_diagnostics(values, self.num_timesteps, self.gradient_steps)
+
+    def checkpoint(self) -> None:
+        """Save the archive and :meth:`state_dict` so a killed run resumes from here (no-op without a run)."""
+        if self._attached is not None:
+            self._attached.save_checkpoint(self.archive, self.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Progress beyond the archive: JSON values and torch tensors (optimiser state, counters)."""
+        return {"num_timesteps": self.num_timesteps, "gradient_steps": self.gradient_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.num_timesteps = int(state["num_timesteps"])
+        self.gradient_steps = int(state.get("gradient_steps", 0))
+
+    # --- acting -----------------------------------------------------------------------------
+    def predict(
         self,
-        total_timesteps: int,
-        callback: Callback | None = None,
-        progress_bar: bool = True,
-        run: Run | None = None,
-    ) -> ParetoArchive:
-        """Train for ``total_timesteps`` env transitions (all vector envs counted); return the archive."""
+        obs: np.ndarray,
+        preference: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        action_masks: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """Actions for a batch of observations under ``preference``, and the next recurrent state.
+
+        The signature of Stable-Baselines3's recurrent policies: feed-forward agents return
+        ``state`` unchanged (None). The default acts with the archive entry of the best linear
+        utility for ``preference``.
+        """
+        entry = self.archive.entry_for(preference)
+        return self.entry_predictor(entry.id)(obs, preference, state, episode_start, action_masks, deterministic)
 
     @abc.abstractmethod
-    def predict(self, obs: np.ndarray, preference: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions for a batch of observations under ``preference``."""
-
-    def entry_actor(self, entry_id: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        """A policy ``(obs, preference) -> actions`` acting with archive entry ``entry_id`` itself.
+    def entry_predictor(self, entry_id: int) -> tasks.Predictor:
+        """A :class:`~morl.tasks.Predictor` acting with archive entry ``entry_id`` itself.
 
         ``predict`` picks the best entry for a preference; this re-rolls one given entry, which
         is what re-measuring a stored value vector needs.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not expose individual archive policies")
 
-    @abc.abstractmethod
+    def entry(self, entry_id: int) -> ArchiveEntry:
+        """The archive entry with id ``entry_id``."""
+        for entry in self.archive.entries:
+            if entry.id == entry_id:
+                return entry
+        raise KeyError(f"archive has no entry {entry_id}; ids: {[e.id for e in self.archive.entries]}")
+
     def _adopt_archive(self, archive: ParetoArchive) -> None:
-        """Take over a loaded archive whose policies are tensor dicts (rebuild the networks)."""
+        """Take over a loaded archive whose policies are tensor dicts (networks are rebuilt lazily)."""
+        archive.max_size = self.archive.max_size
+        self.archive = archive
 
+    # --- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``agent.json`` (algorithm, env, seed, hyperparameters) and ``archive/`` (safetensors)."""
+        """Write ``agent.json`` (algorithm, task, seed, hyperparameters, progress) and ``archive/``."""
         root = Path(path)
         self.archive.save(root / "archive")
         record = {
             "format": AGENT_FORMAT,
             "algo": self.name,
-            "env": self.env_spec if isinstance(self.env_spec, str) else envs.env_name(self.env_spec),
+            "env": self.task.record()["env"],
+            "env_kwargs": self.task.env_kwargs,
             "seed": self.seed,
             "hparams": config_lib.to_dict(self.config),
             "num_timesteps": self.num_timesteps,
+            "gradient_steps": self.gradient_steps,
         }
         storage.atomic_write_json(root / AGENT_FILE, record)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: envs.EnvSpec | None = None, device: str = "auto") -> Self:
-        """Rebuild an agent written by :meth:`save`; never unpickles. Pass ``env`` for a non-id env."""
+    def load(cls: type[A], path: str | os.PathLike, env: Any = None, device: str = "auto") -> A:
+        """Rebuild an agent written by :meth:`save`; never unpickles. Pass ``env`` (or a task) for a non-id env."""
         root = Path(path)
         record = storage.read_json(root / AGENT_FILE, f"agent at {root}")
         if not isinstance(record, dict) or record.get("format") != AGENT_FORMAT or record.get("algo") != cls.name:
             raise storage.FormatError(f"agent at {root}: {AGENT_FILE} is not a saved '{cls.name}' agent")
-        agent = cls(
-            env if env is not None else record["env"],
-            seed=record["seed"],
-            device=device,
-            config=config_lib.build(cls.Config, record["hparams"]),
-        )
+        task = tasks.make(env if env is not None else record["env"], **record.get("env_kwargs", {}))
+        agent = cls(task, seed=record["seed"], device=device, config=config_lib.build(cls.Config, record["hparams"]))
         agent.num_timesteps = int(record.get("num_timesteps", 0))
+        agent.gradient_steps = int(record.get("gradient_steps", 0))
         agent._adopt_archive(ParetoArchive.load(root / "archive"))
         return agent

@@ -16,22 +16,19 @@ Independent policies (stage 1) and extensions (stage 2) are jobs run by ``morl.d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
-from tqdm.auto import tqdm
 
-from morl import distributed, envs, preferences, storage
+from morl import distributed, preferences, storage, tasks
 from morl.agents.base import Agent, Callback
 from morl.agents.cmorl_jobs import JobResult, JobSpec, run_batch
-from morl.agents.moppo import ActorCritic, MOPPOConfig
+from morl.agents.moppo import MOPPOConfig
 from morl.pareto import ParetoArchive
-from morl.runs import Run
-
-STATE_FILE = "cmorl_state.json"
+from morl.policies import ActorCritic
 
 
 @dataclass
@@ -73,30 +70,6 @@ class CMORLConfig(MOPPOConfig):
     policies_per_batch: int | None = None
 
 
-_DISCRETE_SMALL = {"num_envs": 8, "num_steps": 32, "gamma": 0.99, "ent_coef": 0.01, "eval_interval": 5,
-                   "update_iter": 10, "num_minibatches": 2}  # fmt: skip
-_MUJOCO = {"num_envs": 8, "num_steps": 512, "num_minibatches": 32, "init_grid_step": 0.2, "init_fraction": 2 / 3}
-PRESETS: dict[str, dict[str, Any]] = {
-    # ours: DST is not in the paper; a 3-policy grid and short rollouts for its 10-point front.
-    # Entropy 0.05: at 0.01 the treasure-only policy settled on the 15.1 treasure on 2 of 6 seeds
-    # (and extensions could not climb from there); at 0.05 all 10 points on 12 of 12 runs
-    "deep-sea-treasure-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3, "ent_coef": 0.05},
-    "morl/treasure-corridor-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "init_fraction": 0.3},
-    # resource-gathering is stochastic (enemies): 20 evaluation episodes keep lucky snapshots from
-    # dominating the archive (docs/algorithms/cmorl.md, "noisy evaluations")
-    "resource-gathering-v0": {**_DISCRETE_SMALL, "init_grid_step": 0.5, "num_select": 6, "eval_episodes": 20},
-    # official scripts (research/cmorl.md §2)
-    "minecart-v0": {"init_grid_step": 0.5, "init_fraction": 0.4, "num_select": 6, "eval_interval": 5},
-    "fruit-tree-v0": {"init_grid_step": 1.0, "init_fraction": 0.2, "num_select": 6, "eval_interval": 1},
-    "mo-hopper-2d-v4": {**_MUJOCO, "num_select": 5},
-    "mo-hopper-2obj-v5": {**_MUJOCO, "num_select": 5},
-    "mo-halfcheetah-v4": {**_MUJOCO, "num_select": 5},
-    "mo-halfcheetah-v5": {**_MUJOCO, "num_select": 5},
-    "mo-ant-2d-v4": {**_MUJOCO, "init_grid_step": 0.5, "num_select": 5},
-    "mo-ant-2obj-v5": {**_MUJOCO, "init_grid_step": 0.5, "num_select": 5},
-}
-
-
 class CMORL(Agent):
     """C-MORL agent; see the module docstring for the algorithm.
 
@@ -104,18 +77,20 @@ class CMORL(Agent):
         env: env id, ``module:attr``, or a picklable callable (jobs rebuild the env in workers).
         seed: base seed; job ``k`` uses a seed derived from it.
         device: "auto", "cpu" or "cuda" (jobs train on it).
-        config / **hparams: a :class:`CMORLConfig` or its fields; per-env presets in ``PRESETS``.
+        config / **hparams: a :class:`CMORLConfig` or its fields; per-env presets in
+            ``agents/presets/cmorl.yaml``.
     """
 
     name: ClassVar[str] = "cmorl"
     Config: ClassVar[type] = CMORLConfig
 
-    def __init__(self, env: envs.EnvSpec, *, seed: int = 0, device: str = "auto", config: Any = None, **hparams: Any):
-        if isinstance(env, gym.Env):
+    def __init__(self, env: tasks.Task | Any, *, seed: int = 0, device: str = "auto", config: Any = None,
+                 **hparams: Any):  # fmt: skip
+        super().__init__(env, seed=seed, device=device, config=config, **hparams)
+        if isinstance(self.task.spec, gym.Env):
             raise ValueError(
                 "C-MORL trains policies in worker processes: pass an env id or a callable, not an instance"
             )
-        super().__init__(env, seed=seed, device=device, config=config, **hparams)
         cfg: CMORLConfig = self.config
         self.archive = ParetoArchive(self.num_objectives, max_size=cfg.policy_buffer)
         if cfg.init_grid_step is not None:
@@ -123,34 +98,31 @@ class CMORL(Agent):
         else:
             m = self.num_objectives
             self.initial_preferences = np.vstack([np.eye(m), np.full((1, m), 1.0 / m)])
-        defaults = envs.defaults_for(env)
-        self.ref_point = None if defaults is None else np.asarray(defaults.ref_point, dtype=np.float64)
+        self.ref_point = self.task.ref_point
         self.stage = 1
         self.round = 0
         self.selected: list[int] = []
         self._networks: dict[int, ActorCritic] = {}
 
-    @classmethod
-    def default_hparams(cls, env: envs.EnvSpec) -> dict[str, Any]:
-        return dict(PRESETS.get(env, {})) if isinstance(env, str) else {}
+    @property
+    def diagnostics(self) -> tuple[str, ...]:  # type: ignore[override]
+        """``train.csv`` columns: the PPO losses of each batch and the latest returns per objective."""
+        returns = tuple(f"return_{j}" for j in range(self.num_objectives))
+        return ("policy_loss", "value_loss", "entropy", "approx_kl", "barrier", "learning_rate", *returns)
 
     # --- budget ---------------------------------------------------------------------------
     @property
     def transitions_per_update(self) -> int:
         """Env transitions of one PPO update: every step of every vector env counts."""
-        return self.config.num_envs * self.config.num_steps
+        return self.config.n_envs * self.config.n_steps
 
     def thresholds(self, start_value: np.ndarray) -> np.ndarray:
         """Constraint levels ``c`` for an extension starting at ``G(pi_r)``.
 
         ``c_j = ref_j + beta (G_j - ref_j)``: relative to the reference point, so beta < 1 always
-        relaxes the constraint, also for negative returns (time penalties, costs). Without a
-        reference point, ``c_j = G_j - (1 - beta) |G_j|`` relaxes it the same way.
+        relaxes the constraint, also for negative returns (time penalties, costs).
         """
-        beta = self.config.beta
-        if self.ref_point is not None:
-            return self.ref_point + beta * (start_value - self.ref_point)
-        return start_value - (1.0 - beta) * np.abs(start_value)
+        return self.ref_point + self.config.beta * (start_value - self.ref_point)
 
     def _ppo(self) -> MOPPOConfig:
         values = asdict(self.config)
@@ -159,63 +131,57 @@ class CMORL(Agent):
     def _job_seed(self, key: str) -> int:
         return (self.seed * 1_000_003 + sum(ord(c) * 31**i for i, c in enumerate(key))) % (2**31)
 
-    def _spec(self, key: str, num_updates: int, run: Run | None, **kwargs: Any) -> JobSpec:
+    def _spec(self, key: str, num_updates: int, **kwargs: Any) -> JobSpec:
         cfg: CMORLConfig = self.config
+        scratch = self.scratch_dir
         return JobSpec(
             key=key,
-            env=self.env_spec,
+            env=self.task.spec,
+            env_kwargs=self.task.env_kwargs,
             ppo=self._ppo(),
             seed=self._job_seed(key),
             num_updates=num_updates,
             eval_episodes=cfg.eval_episodes,
             barrier_t=cfg.barrier_t,
-            checkpoint_dir=None if run is None else str(run.checkpoint_dir / "jobs"),
+            checkpoint_dir=None if scratch is None else str(scratch),
             device=str(self.device),
             **kwargs,
         )
 
     # --- training -------------------------------------------------------------------------
-    def learn(
-        self,
-        total_timesteps: int,
-        callback: Callback | None = None,
-        progress_bar: bool = True,
-        run: Run | None = None,
-    ) -> ParetoArchive:
+    def learn(self, total_timesteps: int, callback: Callback | None = None, progress_bar: bool = True) -> ParetoArchive:
         """Stage 1 on ``init_fraction`` of the budget, then extension rounds until it is spent."""
         cfg: CMORLConfig = self.config
         if total_timesteps < self.transitions_per_update:
             raise ValueError(f"total_timesteps must be >= one update ({self.transitions_per_update} transitions)")
-        if run is not None:
-            self._restore(run)
-        bar = tqdm(total=total_timesteps, initial=self.num_timesteps, desc=self.name, disable=not progress_bar)
         # one pool for every stage and round: a spawn pool costs each worker seconds of imports
-        with distributed.JobPool(cfg.executor, cfg.workers, cfg.ray_address) as pool, bar:
+        with distributed.JobPool(cfg.executor, cfg.workers, cfg.ray_address) as pool, \
+                self.progress(total_timesteps, progress_bar) as advance:  # fmt: skip
             if self.stage == 1:
                 per_policy = int(total_timesteps * cfg.init_fraction) // len(self.initial_preferences)
                 updates = max(1, per_policy // self.transitions_per_update)
                 specs = [
-                    self._spec(f"init-{i}", updates, run, weights=w, eval_interval=cfg.eval_interval,
+                    self._spec(f"init-{i}", updates, weights=w, eval_interval=cfg.eval_interval,
                                learning_rate=cfg.learning_rate, anneal_lr=cfg.anneal_lr)
                     for i, w in enumerate(self.initial_preferences)
                 ]  # fmt: skip
-                self._merge(self._run(specs, pool), bar, run, callback, stage="init")
+                self._merge(self._run(specs, pool), advance, callback, stage="init")
                 self.stage = 2
-                self._checkpoint(run)
+                self.checkpoint()
             while self.stage == 2:
-                specs = self._extension_round(total_timesteps, run)
+                specs = self._extension_round(total_timesteps)
                 if not specs:
                     self.stage = 3
-                    self._checkpoint(run)
+                    self.checkpoint()
                     break
-                stop = self._merge(self._run(specs, pool), bar, run, callback, stage=f"extend-{self.round}")
+                stop = self._merge(self._run(specs, pool), advance, callback, stage=f"extend-{self.round}")
                 self.round += 1
-                self._checkpoint(run)
+                self.checkpoint()
                 if stop:
                     break
         return self.archive
 
-    def _extension_round(self, total_timesteps: int, run: Run | None) -> list[JobSpec]:
+    def _extension_round(self, total_timesteps: int) -> list[JobSpec]:
         """Select policies (crowding distance, extremes first, never twice) and build their jobs."""
         cfg: CMORLConfig = self.config
         m = self.num_objectives
@@ -229,7 +195,7 @@ class CMORL(Agent):
             self.selected.append(entry.id)
             for target in range(m):
                 specs.append(self._spec(
-                    f"extend-{self.round}-{entry.id}-{target}", updates, run, target=target,
+                    f"extend-{self.round}-{entry.id}-{target}", updates, target=target,
                     thresholds=self.thresholds(entry.value), start_value=entry.value,
                     start_state=storage.state_dict_of(entry.policy), eval_interval=cfg.extension_eval_interval,
                     learning_rate=cfg.extension_learning_rate, anneal_lr=False,
@@ -254,21 +220,27 @@ class CMORL(Agent):
         parts = np.array_split(np.arange(len(specs)), count)  # sizes differ by at most one
         return [[specs[i] for i in part] for part in parts]
 
-    def _merge(self, results: Iterator[JobResult], bar: tqdm, run: Run | None, callback: Callback | None,
+    def _merge(self, results: Iterator[JobResult], advance: Callable[[int], None], callback: Callback | None,
                stage: str) -> bool:  # fmt: skip
         """Offer each job's candidates to the archive as it lands, count steps, log after each job.
 
+        Stage-1 candidates record the preference their job trained for; extensions have none
+        (they maximise one objective under constraints), their ``meta`` names the target.
         Returns True if the callback asked to stop (checked once the whole batch of jobs is in).
         """
         added = 0
         for result in results:
             self.num_timesteps += result.env_steps
-            bar.update(result.env_steps)
+            self.gradient_steps += result.gradient_steps
+            advance(result.env_steps)
             for cand in result.candidates:
                 meta = {"job": result.key, "updates": cand.updates, "discounted_return": cand.discounted.tolist()}
-                added += self.archive.add(cand.value, cand.state, meta=meta)
-            if run is not None:
-                run.log_front(self.archive, self.num_timesteps)
+                if result.target is not None:
+                    meta["target"] = result.target
+                added += self.archive.add(cand.value, cand.state, preference=result.preference, meta=meta)
+            returns = result.candidates[-1].value if result.candidates else []
+            self.log_diagnostics({**result.diagnostics, **{f"return_{j}": float(v) for j, v in enumerate(returns)}})
+            self.log_front()
         self._networks = {k: v for k, v in self._networks.items() if k in {e.id for e in self.archive.entries}}
         info = {"env_steps": self.num_timesteps, "stage": stage, "added": added, "archive_size": len(self.archive)}
         return callback is not None and callback(self, info) is False
@@ -276,23 +248,22 @@ class CMORL(Agent):
     # --- acting ---------------------------------------------------------------------------
     def _network(self, entry_id: int) -> ActorCritic:
         if entry_id not in self._networks:
-            entry = next(e for e in self.archive.entries if e.id == entry_id)
-            net = ActorCritic(self.observation_space, self.action_space, self.num_objectives, self.config.hidden)
+            net = ActorCritic(self.observation_space, self.action_space, self.num_objectives, self.config.net_arch)
             try:
-                net.load_state_dict(storage.state_dict_of(entry.policy))
+                net.load_state_dict(storage.state_dict_of(self.entry(entry_id).policy))
             except RuntimeError as err:
                 raise storage.FormatError(f"archive entry {entry_id}: weights do not fit this policy ({err})") from None
             self._networks[entry_id] = net.to(self.device).eval()
         return self._networks[entry_id]
 
-    def entry_actor(self, entry_id: int):
+    def entry_predictor(self, entry_id: int) -> tasks.Predictor:
+        """Act with archive policy ``entry_id`` whatever the preference (C-MORL's policies are not conditioned)."""
         net = self._network(entry_id)
-        return lambda obs, w: net.act(obs, self.action_space, self.config.normalize_obs)
 
-    def predict(self, obs: np.ndarray, preference: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Act with the archive policy maximising ``w . G`` (C-MORL's policy assignment)."""
-        entry = self.archive.entry_for(preference)
-        return self._network(entry.id).act(obs, self.action_space, self.config.normalize_obs, deterministic)
+        def predict(obs, preference, state=None, episode_start=None, action_masks=None, deterministic=True):
+            return net.act(obs, self.action_space, self.config.normalize_obs, deterministic), state
+
+        return predict
 
     # --- persistence ----------------------------------------------------------------------
     def _adopt_archive(self, archive: ParetoArchive) -> None:
@@ -300,24 +271,10 @@ class CMORL(Agent):
         self.archive = archive
         self._networks = {}
 
-    def _checkpoint(self, run: Run | None) -> None:
-        if run is None:
-            return
-        state = {"stage": self.stage, "round": self.round, "selected": self.selected,
-                 "num_timesteps": self.num_timesteps}  # fmt: skip
-        run.archive_dir.mkdir(parents=True, exist_ok=True)
-        self.archive.save(run.archive_dir)
-        storage.atomic_write_json(run.checkpoint_dir / STATE_FILE, state)
-        for stale in (run.checkpoint_dir / "jobs").glob("*"):
-            stale.unlink(missing_ok=True)
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "stage": self.stage, "round": self.round, "selected": self.selected}
 
-    def _restore(self, run: Run) -> None:
-        path = run.checkpoint_dir / STATE_FILE
-        if not path.exists():
-            return
-        state = storage.read_json(path, f"checkpoint of {run.path}")
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
         self.stage, self.round = int(state["stage"]), int(state["round"])
         self.selected = [int(i) for i in state["selected"]]
-        self.num_timesteps = int(state["num_timesteps"])
-        if (run.archive_dir / "index.json").exists():
-            self._adopt_archive(ParetoArchive.load(run.archive_dir))

@@ -18,7 +18,7 @@ import torch
 from morl import envs, evaluation, storage
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective
 from morl.nn import one_torch_thread
-from morl.pareto import non_dominated_mask
+from morl.points import non_dominated_mask
 
 MAX_EVAL_ENVS = 16
 
@@ -39,6 +39,7 @@ class JobSpec:
 
     key: str  # unique name, also the checkpoint file stem
     env: Any  # env id, module:attr string or picklable callable
+    env_kwargs: dict[str, Any]
     ppo: MOPPOConfig
     seed: int
     num_updates: int
@@ -58,13 +59,19 @@ class JobSpec:
 
 @dataclass
 class JobResult:
+    """A job's snapshots worth archiving, what it spent, and its batch's mean training diagnostics."""
+
     key: str
     candidates: list[Candidate] = field(default_factory=list)
     env_steps: int = 0
+    gradient_steps: int = 0
+    preference: np.ndarray | None = None  # stage 1: the preference it trained for
+    target: int | None = None  # stage 2: the objective it maximised
+    diagnostics: dict[str, float] = field(default_factory=dict)
 
 
-BATCH_FIELDS = ("env", "ppo", "num_updates", "eval_interval", "eval_episodes", "learning_rate", "anneal_lr",
-                "checkpoint_dir", "device")  # fmt: skip
+BATCH_FIELDS = ("env", "env_kwargs", "ppo", "num_updates", "eval_interval", "eval_episodes", "learning_rate",
+                "anneal_lr", "checkpoint_dir", "device")  # fmt: skip
 
 
 def batch_key(specs: list[JobSpec]) -> str:
@@ -72,70 +79,54 @@ def batch_key(specs: list[JobSpec]) -> str:
     return specs[0].key if len(specs) == 1 else f"{specs[0].key}+{len(specs) - 1}"
 
 
-def _checkpoint_paths(specs: list[JobSpec]) -> tuple[Path, Path] | None:
-    if specs[0].checkpoint_dir is None:
-        return None
-    root, key = Path(specs[0].checkpoint_dir), batch_key(specs)
-    return root / f"{key}.safetensors", root / f"{key}.json"
+def _checkpoint_stem(specs: list[JobSpec]) -> Path | None:
+    return None if specs[0].checkpoint_dir is None else Path(specs[0].checkpoint_dir) / batch_key(specs)
 
 
-def _save_batch(specs: list[JobSpec], learner: MOPPO, done: int, steps: int, candidates: list[list[Candidate]],
+def _save_batch(specs: list[JobSpec], learner: MOPPO, progress: dict[str, Any], candidates: list[list[Candidate]],
                 current: list[np.ndarray | None]) -> None:  # fmt: skip
-    paths = _checkpoint_paths(specs)
-    if paths is None:
+    """The batch's weights, optimiser, snapshots and latest evaluations, so a killed batch resumes here."""
+    stem = _checkpoint_stem(specs)
+    if stem is None:
         return
-    tensors = {f"policy.{k}": v for k, v in learner.policy.state_dict().items()}
-    opt = learner.optimizer.state_dict()
-    for index, state in opt["state"].items():
-        for name, value in state.items():
-            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
-    for p, member in enumerate(candidates):
-        for i, cand in enumerate(member):
-            tensors.update({f"cand{p}_{i}.{k}": v for k, v in cand.state.items()})
-    storage.save_tensors(paths[0], tensors)
-    record = {
+    state = {
         "jobs": [spec.key for spec in specs],
-        "updates_done": done,
-        "env_steps": steps,
+        **progress,
+        "policy": learner.policy.state_dict(),
+        "optimizer": learner.optimizer.state_dict(),
         "current": [None if value is None else np.asarray(value).tolist() for value in current],
-        "optim_groups": opt["param_groups"],
         "candidates": [
-            [{"value": c.value.tolist(), "discounted": c.discounted.tolist(), "updates": c.updates} for c in member]
+            [{"value": c.value.tolist(), "discounted": c.discounted.tolist(), "updates": c.updates, "state": c.state}
+             for c in member]
             for member in candidates
         ],
-    }
-    storage.atomic_write_json(paths[1], record)
+    }  # fmt: skip
+    storage.save_state(stem, state)
 
 
 def _load_batch(
     specs: list[JobSpec], learner: MOPPO
-) -> tuple[int, int, list[list[Candidate]], list[np.ndarray | None]]:
+) -> tuple[dict[str, Any], list[list[Candidate]], list[np.ndarray | None]]:
     """Progress, snapshots and latest evaluations of a batch's checkpoint (nothing done if there is none)."""
     empty: list[list[Candidate]] = [[] for _ in specs]
-    start = [spec.start_value for spec in specs]
-    paths = _checkpoint_paths(specs)
-    if paths is None or not paths[1].exists() or not paths[0].exists():
-        return 0, 0, empty, start
-    name = f"job checkpoint {batch_key(specs)}"
-    record = storage.read_json(paths[1], name)
-    if record.get("jobs") != [spec.key for spec in specs]:
-        raise storage.FormatError(f"{name} holds jobs {record.get('jobs')}, not {[s.key for s in specs]}")
-    tensors = storage.load_tensors(paths[0], name)
-    learner.policy.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("policy.")})
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, field_name = key.split(".", 2)
-            state.setdefault(int(index), {})[field_name] = value
-    learner.optimizer.load_state_dict({"state": state, "param_groups": record["optim_groups"]})
-    for p, member in enumerate(record["candidates"]):
-        for i, cand in enumerate(member):
-            prefix = f"cand{p}_{i}."
-            weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            empty[p].append(Candidate(np.asarray(cand["value"]), np.asarray(cand["discounted"]), weights,
+    fresh = {"updates_done": 0, "env_steps": 0, "gradient_steps": 0, "diagnostics": {}}
+    stem = _checkpoint_stem(specs)
+    state = None if stem is None else storage.load_state(stem)
+    if state is None:
+        return fresh, empty, [spec.start_value for spec in specs]
+    if state.get("jobs") != [spec.key for spec in specs]:
+        raise storage.FormatError(f"job checkpoint {stem} holds jobs {state.get('jobs')}, not {[s.key for s in specs]}")
+    learner.policy.load_state_dict(state["policy"])
+    optimizer = state["optimizer"]
+    optimizer["state"] = {int(k): v for k, v in optimizer["state"].items()}
+    learner.optimizer.load_state_dict(optimizer)
+    for p, member in enumerate(state["candidates"]):
+        for cand in member:
+            empty[p].append(Candidate(np.asarray(cand["value"]), np.asarray(cand["discounted"]), cand["state"],
                                       int(cand["updates"])))  # fmt: skip
-    current = [None if value is None else np.asarray(value) for value in record["current"]]
-    return int(record["updates_done"]), int(record["env_steps"]), empty, current
+    current = [None if value is None else np.asarray(value) for value in state["current"]]
+    progress = {key: state.get(key, fresh[key]) for key in fresh}
+    return progress, empty, current
 
 
 def run_batch(specs: list[JobSpec]) -> list[JobResult]:
@@ -156,28 +147,34 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
             if getattr(spec, name) != getattr(first, name):
                 raise ValueError(f"jobs {first.key} and {spec.key} differ in {name}: they cannot share a batch")
     device, pop, cfg = torch.device(first.device), len(specs), first.ppo
-    probe = envs.make_env(first.env)
+    probe = envs.make_env(first.env, **first.env_kwargs)
     m = envs.reward_dim(probe)
     learner = MOPPO(probe.observation_space, probe.action_space, m, cfg, device, seed=first.seed, members=pop)
     for p, spec in enumerate(specs):
         if spec.start_state is not None:
             learner.policy.load_member(p, spec.start_state)
-    done, steps, candidates, current = _load_batch(specs, learner)
-    seeds = [spec.seed + 7919 * (done + 1) + i for spec in specs for i in range(cfg.num_envs)]
-    train_env = envs.make(first.env, num_envs=pop * cfg.num_envs, seed=seeds)
+    progress, candidates, current = _load_batch(specs, learner)
+    done = progress["updates_done"]
+    sums = {key: value * done for key, value in progress["diagnostics"].items()}  # running sums over updates
+    seeds = [spec.seed + 7919 * (done + 1) + i for spec in specs for i in range(cfg.n_envs)]
+    train_env = envs.make(first.env, num_envs=pop * cfg.n_envs, seed=seeds, **first.env_kwargs)
     # one sub-env per episode (up to MAX_EVAL_ENVS): an evaluation lasts one episode, not several
     eval_envs = min(first.eval_episodes, MAX_EVAL_ENVS)
-    eval_env = envs.make(first.env, num_envs=pop * eval_envs)
+    eval_env = envs.make(first.env, num_envs=pop * eval_envs, **first.env_kwargs)
     try:
         for update in range(done, first.num_updates):
             frac = 1.0 - update / first.num_updates if first.anneal_lr else 1.0
             learner.set_learning_rate(first.learning_rate * frac)
             rollout = learner.collect(train_env)
-            steps += cfg.num_envs * cfg.num_steps
+            progress["env_steps"] += cfg.n_envs * cfg.n_steps
             objectives = [Objective(weights=spec.weights, target=spec.target, thresholds=spec.thresholds,
                                     current=value, barrier_t=spec.barrier_t)
                           for spec, value in zip(specs, current, strict=True)]  # fmt: skip
-            learner.update(rollout, objectives)
+            stats = {**learner.update(rollout, objectives), "learning_rate": first.learning_rate * frac}
+            progress["gradient_steps"] += cfg.n_epochs * cfg.num_minibatches
+            for key, value in stats.items():
+                sums[key] = sums.get(key, 0.0) + value
+            progress["diagnostics"] = {key: value / (update + 1) for key, value in sums.items()}
             if update + 1 == first.num_updates or (update + 1) % first.eval_interval == 0:
                 results = evaluation.evaluate_groups(learner.act, eval_env, pop, first.eval_episodes,
                                                      gamma=cfg.gamma, seed=first.seed)  # fmt: skip
@@ -186,11 +183,16 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
                     snapshot = Candidate(result.mean_return, result.mean_discounted_return,
                                          learner.policy.member_state(p), update + 1)  # fmt: skip
                     candidates[p] = _keep_non_dominated([*candidates[p], snapshot])
-                _save_batch(specs, learner, update + 1, steps, candidates, current)
+                progress["updates_done"] = update + 1
+                _save_batch(specs, learner, progress, candidates, current)
     finally:
         train_env.close()
         eval_env.close()
-    return [JobResult(spec.key, member, steps) for spec, member in zip(specs, candidates, strict=True)]
+    return [
+        JobResult(spec.key, member, progress["env_steps"], progress["gradient_steps"], spec.weights, spec.target,
+                  dict(progress["diagnostics"]))
+        for spec, member in zip(specs, candidates, strict=True)
+    ]  # fmt: skip
 
 
 def _keep_non_dominated(candidates: list[Candidate]) -> list[Candidate]:

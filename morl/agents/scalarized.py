@@ -7,6 +7,7 @@ should beat: it only reaches points on the convex hull of the front.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -18,17 +19,20 @@ from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.policies import BasePolicy
-from tqdm.auto import tqdm
 
-from morl import envs, evaluation, preferences, storage
+from morl import envs, preferences, storage, tasks
 from morl.agents.base import Agent, Callback
 from morl.nn import one_torch_thread
 from morl.pareto import ParetoArchive
-from morl.runs import Run
 
-STATE_FILE = "scalarized_state.json"
 _ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+# SB3's own training diagnostics (its ``train/`` keys) forwarded to our train.csv
+_DIAGNOSTICS = {
+    "ppo": ("policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl", "clip_fraction", "learning_rate"),
+    "sac": ("actor_loss", "critic_loss", "ent_coef", "ent_coef_loss", "learning_rate"),
+}
 
 
 @dataclass
@@ -61,16 +65,39 @@ class ScalarizedConfig:
 
 
 class _Progress(BaseCallback):
-    """Moves a shared tqdm bar as SB3 collects transitions."""
+    """Moves the agent's progress bar as SB3 collects transitions."""
 
-    def __init__(self, bar: tqdm | None) -> None:
+    def __init__(self, advance: Callable[[int], None]) -> None:
         super().__init__()
-        self.bar = bar
+        self.advance = advance
 
     def _on_step(self) -> bool:
-        if self.bar is not None:
-            self.bar.update(self.training_env.num_envs)
+        self.advance(self.training_env.num_envs)
         return True
+
+
+class _Forward(KVWriter):
+    """An SB3 logger output handing SB3's ``train/`` diagnostics to the agent's own logger."""
+
+    def __init__(self, keys: tuple[str, ...], sink: Callable[[dict[str, float]], None]) -> None:
+        self.keys, self.sink = keys, sink
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+        values = {k[6:]: float(v) for k, v in key_values.items() if k.startswith("train/") and k[6:] in self.keys}
+        if values:
+            self.sink(values)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _predictor(policy: BasePolicy) -> tasks.Predictor:
+    """An SB3 policy as a :class:`~morl.tasks.Predictor` (it ignores the preference it was trained for)."""
+
+    def predict(obs, preference, state=None, episode_start=None, action_masks=None, deterministic=True):
+        return policy.predict(obs, deterministic=deterministic)[0], state
+
+    return predict
 
 
 class Scalarized(Agent):
@@ -86,7 +113,8 @@ class Scalarized(Agent):
     name: ClassVar[str] = "scalarized"
     Config: ClassVar[type] = ScalarizedConfig
 
-    def __init__(self, env: envs.EnvSpec, *, seed: int = 0, device: str = "auto", config: Any = None, **hparams: Any):
+    def __init__(self, env: tasks.Task | Any, *, seed: int = 0, device: str = "auto", config: Any = None,
+                 **hparams: Any):  # fmt: skip
         super().__init__(env, seed=seed, device=device, config=config, **hparams)
         cfg: ScalarizedConfig = self.config
         if cfg.algorithm == "sac" and not isinstance(self.action_space, gym.spaces.Box):
@@ -96,19 +124,28 @@ class Scalarized(Agent):
         else:
             count = cfg.num_preferences or max(5, self.num_objectives + 1)
             self.preferences = preferences.equally_spaced(count, self.num_objectives)
-        defaults = envs.defaults_for(env) if not isinstance(env, gym.Env) else None
-        self.gamma = cfg.gamma if cfg.gamma is not None else (defaults.gamma if defaults else 0.99)
+        self.gamma = cfg.gamma if cfg.gamma is not None else self.task.gamma
         self.completed: list[int] = []
         self._policies: dict[int, BasePolicy] = {}
+
+    @property
+    def diagnostics(self) -> tuple[str, ...]:  # type: ignore[override]
+        """``train.csv`` columns: Stable-Baselines3's own training diagnostics of the algorithm used."""
+        return _DIAGNOSTICS[self.config.algorithm]
+
+    @property
+    def _instance(self) -> bool:
+        return isinstance(self.task.spec, gym.Env)
 
     # --- training --------------------------------------------------------------------------
     def _model(self, index: int, weight: np.ndarray) -> BaseAlgorithm:
         cfg: ScalarizedConfig = self.config
-        factory = (lambda: self.env_spec) if isinstance(self.env_spec, gym.Env) else envs.env_factory(self.env_spec)
+        spec = self.task.spec
+        factory = (lambda: spec) if self._instance else envs.env_factory(spec, **self.task.env_kwargs)
         scalar_weight = weight.astype(np.float32)
         vec = make_vec_env(
             lambda: LinearReward(factory(), weight=scalar_weight),
-            n_envs=1 if isinstance(self.env_spec, gym.Env) else cfg.n_envs,
+            n_envs=1 if self._instance else cfg.n_envs,
             seed=self.seed + index,
         )
         common = {
@@ -120,7 +157,7 @@ class Scalarized(Agent):
             "policy_kwargs": {"net_arch": list(cfg.net_arch)},
         }
         if cfg.algorithm == "ppo":
-            return PPO(
+            model: BaseAlgorithm = PPO(
                 "MlpPolicy",
                 vec,
                 n_steps=cfg.n_steps,
@@ -129,61 +166,52 @@ class Scalarized(Agent):
                 ent_coef=cfg.ent_coef,
                 **common,
             )
-        return SAC("MlpPolicy", vec, batch_size=cfg.batch_size, **common)
+        else:
+            model = SAC("MlpPolicy", vec, batch_size=cfg.batch_size, **common)
+        model.set_logger(Logger(None, [_Forward(self.diagnostics, self.log_diagnostics)]))
+        return model
 
-    def _evaluate(self, policy: BasePolicy, weight: np.ndarray) -> evaluation.EvaluationResult:
+    def _per_preference(self, total_timesteps: int) -> int:
+        """Env steps per preference: an equal share, whole PPO rollouts, so the budget is never exceeded."""
         cfg: ScalarizedConfig = self.config
-        num_envs = 1 if isinstance(self.env_spec, gym.Env) else min(cfg.eval_episodes, 4)
-        vec = envs.make(self.env_spec, num_envs=num_envs)
-        try:
-            act = lambda obs, w: policy.predict(obs, deterministic=True)[0]  # noqa: E731
-            return evaluation.evaluate(act, vec, weight, cfg.eval_episodes, gamma=self.gamma, seed=self.seed + 10_000)
-        finally:
-            if not isinstance(self.env_spec, gym.Env):
-                vec.close()
+        share = max(1, total_timesteps // len(self.preferences))
+        if cfg.algorithm != "ppo":
+            return share
+        rollout = cfg.n_steps * (1 if self._instance else cfg.n_envs)
+        return max(rollout, share // rollout * rollout)
 
-    def learn(
-        self,
-        total_timesteps: int,
-        callback: Callback | None = None,
-        progress_bar: bool = True,
-        run: Run | None = None,
-    ) -> ParetoArchive:
-        """Train one model per preference on ``total_timesteps / len(preferences)`` steps each.
+    def learn(self, total_timesteps: int, callback: Callback | None = None, progress_bar: bool = True) -> ParetoArchive:
+        """Train one model per preference on an equal share of ``total_timesteps`` each.
 
-        With ``run``, each finished preference is logged, the archive saved and a checkpoint
-        written; preferences already completed in that run (after a crash) are skipped.
+        Each finished preference is logged and checkpointed; preferences already completed in
+        a resumed run are skipped.
         """
         if total_timesteps < 1:
             raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
-        if run is not None:
-            self._restore(run)
-        per_preference = max(1, total_timesteps // len(self.preferences))
+        per_preference = self._per_preference(total_timesteps)
         todo = [i for i in range(len(self.preferences)) if i not in self.completed]
-        bar = tqdm(total=per_preference * len(todo), desc=self.name, disable=not progress_bar, unit="step")
-        try:
-            with one_torch_thread(self.device):
-                for index in todo:
-                    weight = self.preferences[index]
-                    model = self._model(index, weight)
-                    model.learn(per_preference, callback=_Progress(bar))
-                    self.num_timesteps += model.num_timesteps
-                    result = self._evaluate(model.policy, weight)
-                    model.env.close()
-                    discounted = result.mean_discounted_return.tolist()
-                    meta = {"algorithm": self.config.algorithm, "discounted_return": discounted}
-                    if self.archive.add(result.mean_return, model.policy, weight, meta):
-                        self._policies[self.archive.entries[-1].id] = model.policy
-                    self.completed.append(index)
-                    info = {"env_steps": self.num_timesteps, "value": result.mean_return, "preference": weight}
-                    if run is not None:
-                        run.log_front(self.archive, self.num_timesteps)
-                        self._checkpoint(run)
-                    if callback is not None and callback(self, info) is False:
-                        break
-        finally:
-            bar.close()
+        with one_torch_thread(self.device), self.progress(total_timesteps, progress_bar) as advance:
+            for index in todo:
+                weight = self.preferences[index]
+                model = self._model(index, weight)
+                model.learn(per_preference, callback=_Progress(advance))
+                self.num_timesteps += model.num_timesteps
+                self.gradient_steps += int(getattr(model, "_n_updates", 0))
+                result = self.task.evaluate(_predictor(model.policy), weight, self.config.eval_episodes,
+                                            seed=self.seed + 10_000)  # fmt: skip
+                model.env.close()
+                discounted = result.mean_discounted_return.tolist()
+                meta = {"algorithm": self.config.algorithm, "discounted_return": discounted}
+                if self.archive.add(result.mean_return, model.policy, weight, meta):
+                    self._policies[self.archive.entries[-1].id] = model.policy
+                self.completed.append(index)
+                info = {"env_steps": self.num_timesteps, "value": result.mean_return, "preference": weight}
+                self.log_front()
+                self.checkpoint()
+                if callback is not None and callback(self, info) is False:
+                    break
         return self.archive
+
 
     # --- acting ---------------------------------------------------------------------------
     def _policy_for_entry(self, entry_id: int, state: dict[str, torch.Tensor]) -> BasePolicy:
@@ -204,32 +232,21 @@ class Scalarized(Agent):
     def _adopt_archive(self, archive: ParetoArchive) -> None:
         self.archive = archive
         self._policies = {}
-        for entry in archive.entries:
-            if isinstance(entry.policy, dict):
-                entry.policy = self._policy_for_entry(entry.id, entry.policy)
-            self._policies[entry.id] = entry.policy
 
-    def predict(self, obs: np.ndarray, preference: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions from the archive policy with the best ``w . value`` for ``preference``."""
-        entry = self.archive.entry_for(preference)
-        actions, _ = self._policies[entry.id].predict(obs, deterministic=deterministic)
-        return actions
-
-    def entry_actor(self, entry_id: int):
-        policy = self._policies[entry_id]
-        return lambda obs, w: policy.predict(obs, deterministic=True)[0]
+    def entry_predictor(self, entry_id: int) -> tasks.Predictor:
+        """Act with the SB3 policy of archive entry ``entry_id`` (rebuilt from its weights once)."""
+        if entry_id not in self._policies:
+            entry = self.entry(entry_id)
+            policy = entry.policy
+            if isinstance(policy, dict):
+                policy = self._policy_for_entry(entry_id, policy)
+            self._policies[entry_id] = policy
+        return _predictor(self._policies[entry_id])
 
     # --- persistence ----------------------------------------------------------------------
-    def _checkpoint(self, run: Run) -> None:
-        state = {"completed": self.completed, "num_timesteps": self.num_timesteps}
-        storage.atomic_write_json(run.checkpoint_dir / STATE_FILE, state)
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "completed": self.completed}
 
-    def _restore(self, run: Run) -> None:
-        state_path = run.checkpoint_dir / STATE_FILE
-        if not state_path.exists():
-            return
-        state = storage.read_json(state_path, f"checkpoint of {run.path}")
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
         self.completed = [int(i) for i in state["completed"]]
-        self.num_timesteps = int(state["num_timesteps"])
-        if (run.archive_dir / "index.json").exists():
-            self._adopt_archive(ParetoArchive.load(run.archive_dir))

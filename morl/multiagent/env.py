@@ -17,7 +17,6 @@ Pitfalls handled here (see ``shared/research/momix.md`` §4.4):
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,23 +24,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-TEAM_REWARD_MODES = ("mean", "sum", "first")
-
-# The parallel environments registered in momaland 0.2.0 (``momaland/utils/all_modules.py``). Kept as module
-# paths so ``make_multiagent`` imports only the environment asked for: importing the registry pulls in Box2D,
-# pymunk and pygame for every environment. The board games there (breakthrough, connect4, ingenious, same game)
-# are AEC-only and so are not listed.
-MOMALAND_PARALLEL_ENVS: dict[str, str] = {
-    "mobeach_v0": "momaland.envs.beach.mobeach_v0",
-    "moitem_gathering_v0": "momaland.envs.item_gathering.moitem_gathering_v0",
-    "mogem_mining_v0": "momaland.envs.gem_mining.mogem_mining_v0",
-    "mopistonball_v0": "momaland.envs.pistonball.mopistonball_v0",
-    "momultiwalker_stability_v0": "momaland.envs.multiwalker_stability.momultiwalker_stability_v0",
-    "moroute_choice_v0": "momaland.envs.route_choice.moroute_choice_v0",
-    "catch_v0": "momaland.envs.crazyrl.catch.catch_v0",
-    "surround_v0": "momaland.envs.crazyrl.surround.surround_v0",
-    "escort_v0": "momaland.envs.crazyrl.escort.escort_v0",
-}
+from morl.multiagent.registry import TEAM_REWARD_MODES, env_factory
 
 
 def _inner_obs_space(space: spaces.Space) -> spaces.Space:
@@ -452,46 +435,18 @@ class MultiAgentEnv:
         )
 
 
-def _resolve_env_module(env_id: str) -> Any:
-    """Module for a MOMAland id (``"moitem_gathering_v0"``) or a dotted module path."""
-    if env_id in MOMALAND_PARALLEL_ENVS:
-        return importlib.import_module(MOMALAND_PARALLEL_ENVS[env_id])
-    if "." in env_id:
-        try:
-            return importlib.import_module(env_id)
-        except ImportError as exc:
-            raise ValueError(f"cannot import environment module {env_id!r}: {exc}") from exc
-    try:  # ids added by newer momaland versions
-        from momaland.utils.all_modules import all_environments
-    except ImportError:
-        all_environments = {}
-    if env_id in all_environments:
-        return all_environments[env_id]
-    valid = sorted(set(MOMALAND_PARALLEL_ENVS) | set(all_environments))
-    raise ValueError(f"unknown environment id {env_id!r}; valid ids: {', '.join(valid)}")
-
-
 def make_multiagent(
     env_id_or_factory: str | Callable[..., Any], *, team_reward: str = "mean", **kwargs: Any
 ) -> MultiAgentEnv:
-    """Build a :class:`MultiAgentEnv` from a MOMAland id (or module path) or from a factory of parallel envs.
+    """Build a :class:`MultiAgentEnv` from an id (MOMAland's, a registered one, or a module path) or a factory.
 
-    ``kwargs`` go to ``module.parallel_env(**kwargs)`` or to the factory, e.g.
-    ``make_multiagent("moitem_gathering_v0", reward_mode="team", num_timesteps=8)``.
+    ``kwargs`` go to ``module.parallel_env(**kwargs)`` or to the factory as given: registry presets are applied by
+    :func:`task`, not here, e.g. ``make_multiagent("moitem_gathering_v0", reward_mode="team", num_timesteps=8)``.
     """
     if isinstance(env_id_or_factory, str):
-        module = _resolve_env_module(env_id_or_factory)
-        if not hasattr(module, "parallel_env"):
-            raise ValueError(
-                f"{env_id_or_factory!r} has no parallel_env (AEC-only, e.g. a turn-based board game); "
-                f"parallel ids: {', '.join(sorted(MOMALAND_PARALLEL_ENVS))}"
-            )
-        env = module.parallel_env(**kwargs)
+        env = env_factory(env_id_or_factory)(**kwargs)
     elif callable(env_id_or_factory):
         env = env_id_or_factory(**kwargs)
     else:
         raise TypeError(f"expected an env id string or a callable, got {type(env_id_or_factory).__name__}")
     return MultiAgentEnv(env, team_reward=team_reward)
-
-
-__all__ = ["MOMALAND_PARALLEL_ENVS", "TEAM_REWARD_MODES", "MultiAgentEnv", "make_multiagent"]

@@ -1,0 +1,49 @@
+"""Point sets in objective space: the one validator and the one Pareto filter every module uses.
+
+Maximisation throughout. Fronts are finite float arrays of shape (n, m); a reference point or
+value vector is a finite array of shape (m,). The filter is moocore's exact one.
+"""
+
+from __future__ import annotations
+
+import moocore
+import numpy as np
+
+
+def as_front(front: np.ndarray | list, name: str = "front", num_objectives: int | None = None) -> np.ndarray:
+    """Return ``front`` as a finite float64 array of shape (n, m); n may be 0."""
+    arr = np.asarray(front, dtype=np.float64)
+    if arr.ndim == 1 and arr.size == 0:
+        arr = arr.reshape(0, num_objectives or 0)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n, m), got shape {arr.shape}")
+    if num_objectives is not None and arr.shape[0] > 0 and arr.shape[1] != num_objectives:
+        raise ValueError(f"{name} must have {num_objectives} objectives per point, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def as_point(point: np.ndarray | list, name: str, num_objectives: int | None = None) -> np.ndarray:
+    """Return ``point`` as a finite float64 vector, of length ``num_objectives`` when given."""
+    arr = np.asarray(point, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0 or (num_objectives is not None and arr.shape != (num_objectives,)):
+        expected = f"{num_objectives} objectives" if num_objectives is not None else "m >= 1 objectives"
+        raise ValueError(f"{name} must be a vector of {expected}, got shape {arr.shape}: {arr.tolist()}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {arr.tolist()}")
+    return arr
+
+
+def non_dominated_mask(points: np.ndarray | list) -> np.ndarray:
+    """Boolean mask of non-dominated rows (maximisation); of duplicates only the first is kept."""
+    arr = as_front(points, "points")
+    if len(arr) == 0:
+        return np.zeros(0, dtype=bool)
+    return moocore.is_nondominated(arr, maximise=True, keep_weakly=False)
+
+
+def non_dominated(points: np.ndarray | list) -> np.ndarray:
+    """The non-dominated rows of ``points`` (maximisation), duplicates kept once."""
+    arr = as_front(points, "points")
+    return arr[non_dominated_mask(arr)]

@@ -1,0 +1,124 @@
+"""On-policy rollout collection for a population of policies.
+
+Separate from the PPO update so that other learners (off-policy, multi-agent) can step a
+vector env with a :class:`~morl.policies.PopulationActorCritic` and get a :class:`Rollout`
+without an optimiser. The collector owns the per-sub-env state that must survive between
+rollouts (current observation, pending autoresets, running discounted returns).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from morl.buffers import Rollout
+from morl.policies import PopulationActorCritic
+
+
+class RolloutCollector:
+    """Steps a vector env with a population policy, ``n_steps`` steps of every sub-env per rollout.
+
+    Member ``p`` acts in sub-envs ``[p * n, (p + 1) * n)`` of the vector env, so the env has
+    ``members * n`` sub-envs. The env keeps its state between rollouts, so always pass the same one.
+    """
+
+    def __init__(
+        self,
+        policy: PopulationActorCritic,
+        act_space: gym.Space,
+        device: torch.device,
+        n_steps: int,
+        gamma: float,
+        normalize_obs: bool,
+        normalize_returns: bool,
+    ) -> None:
+        self.policy = policy
+        self.act_space = act_space
+        self.device = device
+        self.n_steps = n_steps
+        self.gamma = gamma  # discounts the returns whose std scales the rewards
+        self.normalize_obs = normalize_obs
+        self.normalize_returns = normalize_returns
+        self.members = policy.members
+        self.num_objectives = policy.return_norm.mean.shape[-1]
+        self._obs: np.ndarray | None = None
+        self._resetting: np.ndarray | None = None
+        self._discounted: np.ndarray | None = None  # running discounted return per sub-env
+
+    @torch.no_grad()
+    def collect(self, env: gym.vector.VectorEnv) -> Rollout:
+        """``n_steps`` steps of every sub-env; the env keeps its state between rollouts.
+
+        The rollout (shapes ``(T, P, N, ...)``) stores the *normalised* policy inputs, so the
+        update sees exactly what the policy saw when acting (probability ratios start at 1).
+        Normalisation statistics are folded in once per rollout, after it; rewards are divided
+        by the running std of each objective's discounted return (per member and objective).
+        """
+        dev, m, policy, pop, act_space = self.device, self.num_objectives, self.policy, self.members, self.act_space
+        gamma, normalize_obs, normalize_returns = self.gamma, self.normalize_obs, self.normalize_returns
+        total, steps = env.num_envs, self.n_steps
+        if total % pop:
+            raise ValueError(f"a vector env of {total} sub-envs cannot be split among {pop} members")
+        n = total // pop
+        if self._obs is None:
+            self._obs, _ = env.reset()
+            self._resetting = np.zeros(total, dtype=bool)
+            self._discounted = np.zeros((total, m))
+        raw_obs, obs_buf, act_buf, logp_buf = [], [], [], []
+        rewards = np.empty((steps, total, m))
+        discounted = np.empty((steps, total, m))
+        terminated_buf = np.empty((steps, total), dtype=bool)
+        truncated_buf = np.empty((steps, total), dtype=bool)
+        valid_buf = np.empty((steps, total), dtype=bool)
+        for t in range(steps):
+            raw = torch.as_tensor(self._obs, device=dev).reshape(pop, n, -1).float()
+            x = policy.obs_norm(raw) if normalize_obs else raw
+            action, log_prob = policy.sample(x)
+            env_action = policy.to_env(action.reshape(-1, *action.shape[2:]), act_space)  # (P * N, ...)
+            next_obs, reward, terminated, truncated, _ = env.step(env_action)
+            reward = np.asarray(reward, dtype=np.float64).reshape(total, m)
+            if not np.isfinite(reward).all():
+                raise ValueError(f"environment returned a non-finite reward {reward[~np.isfinite(reward).all(1)][0]}")
+            valid = ~self._resetting
+            reward = np.where(valid[:, None], reward, 0.0)
+            self._discounted = self._discounted * gamma + reward
+            discounted[t] = self._discounted
+            ended = (terminated | truncated) & valid
+            self._discounted[ended] = 0.0
+            raw_obs.append(raw)
+            obs_buf.append(x)
+            act_buf.append(action)
+            logp_buf.append(log_prob)
+            rewards[t], terminated_buf[t], truncated_buf[t], valid_buf[t] = reward, terminated, truncated, valid
+            self._resetting = ended
+            self._obs = next_obs
+        raw = torch.as_tensor(self._obs, device=dev).reshape(pop, n, -1).float()
+        obs = torch.stack(obs_buf)  # (T, P, N, D)
+        valid = torch.as_tensor(valid_buf, device=dev).reshape(steps, pop, n)
+        scale = policy.return_norm.std.cpu().numpy() if normalize_returns else np.ones((pop, m))
+        values = policy.critic(by_member(obs)).reshape(pop, steps, n, m).transpose(0, 1)  # one batched pass
+        rewards = rewards.reshape(steps, pop, n, m) / scale[:, None]
+        rollout = Rollout(
+            obs=obs,
+            actions=torch.stack(act_buf),
+            log_probs=torch.stack(logp_buf),
+            values=values,
+            rewards=torch.as_tensor(rewards, dtype=torch.float32, device=dev),
+            terminated=torch.as_tensor((terminated_buf & valid_buf).reshape(steps, pop, n), device=dev),
+            truncated=torch.as_tensor((truncated_buf & valid_buf).reshape(steps, pop, n), device=dev),
+            valid=valid,
+            next_value=policy.critic(policy.obs_norm(raw) if normalize_obs else raw),
+        )
+        members_valid = valid.transpose(0, 1).reshape(pop, -1)
+        if normalize_obs:
+            policy.obs_norm.update(by_member(torch.stack(raw_obs)), members_valid)
+        if normalize_returns:
+            stacked = torch.as_tensor(discounted.reshape(steps, pop, n, m), device=dev)
+            policy.return_norm.update(by_member(stacked), members_valid)
+        return rollout
+
+
+def by_member(x: torch.Tensor) -> torch.Tensor:
+    """(T, P, N, ...) rollout tensor -> (P, T * N, ...), each member's samples in one row."""
+    return x.transpose(0, 1).reshape(x.shape[1], x.shape[0] * x.shape[2], *x.shape[3:])

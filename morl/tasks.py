@@ -1,0 +1,202 @@
+"""Tasks: what an agent is built from, whatever the source of its experience.
+
+A task says how many objectives there are, the spaces an agent acts in, the reference point
+that hypervolume is measured against (and where it comes from), the known Pareto front if
+any, the preferences expected utility averages over, and how to evaluate a policy for a
+preference. Three kinds exist:
+
+- ``single``: a Gymnasium / MO-Gymnasium env (:func:`morl.envs.task`);
+- ``multi``: a MOMAland / PettingZoo parallel env (:func:`morl.multiagent.task`);
+- ``offline``: a logged dataset, evaluated online in the env it was collected from when it
+  names one (:func:`offline_task`).
+
+Agents never probe envs themselves: they read the task. :func:`make` turns whatever a user
+passes as ``env`` (an id of either registry, ``module:Class``, a factory, an instance, a
+dataset, or a task) into a task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from morl import preferences
+from morl.evaluation import EvaluationResult
+from morl.points import as_front, as_point
+
+TaskKind = Literal["single", "multi", "offline"]
+TASK_KINDS: tuple[TaskKind, ...] = ("single", "multi", "offline")
+
+
+class Predictor(Protocol):
+    """The acting contract of every agent and archive entry (Stable-Baselines3's recurrent ``predict``).
+
+    Returns the actions and the next recurrent state (None for feed-forward policies).
+    """
+
+    def __call__(
+        self,
+        obs: np.ndarray,
+        preference: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        action_masks: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]: ...
+
+
+def eval_weights(num_objectives: int) -> np.ndarray:
+    """Preferences expected utility averages over: a fine simplex grid for 2-3 objectives."""
+    if num_objectives == 1:
+        return np.ones((1, 1))
+    if num_objectives == 2:
+        return preferences.simplex_grid(2, 0.01)
+    if num_objectives == 3:
+        return preferences.simplex_grid(3, 0.05)
+    return preferences.simplex_grid(num_objectives, 1.0 / max(2, 12 - 2 * num_objectives))
+
+
+@dataclass
+class Task:
+    """Everything an agent, a metric or a plot needs to know about a problem.
+
+    Attributes:
+        kind: ``single``, ``multi`` or ``offline``.
+        spec: what rebuilds the source: an env id or ``module:attr`` string (recorded in
+            ``config.json`` and used on resume), or a callable / instance for in-process use.
+        name: printable name (run-directory names, plot titles).
+        num_objectives: length of every reward and value vector.
+        observation_space, action_space: per agent for multi-agent tasks (padded to the widest).
+        ref_point: hypervolume reference point; ``ref_source`` says where it comes from.
+        gamma: discount used for training and discounted returns.
+        true_front: the known Pareto front of undiscounted returns, or None.
+        eval_weights: preferences for expected utility, (k, m).
+        env_kwargs: keyword arguments the env is built with (presets included).
+        num_agents: 1 for single-agent and offline tasks.
+        evaluator: ``(predict, preference, episodes, seed) -> EvaluationResult``, or None when the
+            task cannot be rolled out (an offline dataset that names no env).
+    """
+
+    kind: TaskKind
+    spec: Any
+    name: str
+    num_objectives: int
+    observation_space: gym.Space
+    action_space: gym.Space
+    ref_point: np.ndarray
+    ref_source: str
+    gamma: float = 0.99
+    true_front: np.ndarray | None = None
+    eval_weights: np.ndarray | None = None
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_agents: int = 1
+    evaluator: Callable[[Predictor, np.ndarray, int, int | None], EvaluationResult] | None = field(
+        default=None, repr=False
+    )
+    source: Any = field(default=None, repr=False)  # the dataset of an offline task
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"task kind must be one of {TASK_KINDS}, got {self.kind!r}")
+        if self.num_objectives < 1:
+            raise ValueError(f"a task needs at least one objective, got {self.num_objectives}")
+        self.ref_point = as_point(self.ref_point, "ref_point", self.num_objectives)
+        if self.true_front is not None:
+            self.true_front = as_front(self.true_front, "true_front", self.num_objectives)
+        if self.eval_weights is None:
+            self.eval_weights = eval_weights(self.num_objectives)
+        self.eval_weights = preferences.validate_many(self.eval_weights, self.num_objectives)
+
+    def evaluate(
+        self, predict: Predictor, preference: np.ndarray | list, episodes: int = 5, seed: int | None = None
+    ) -> EvaluationResult:
+        """Mean returns of ``predict`` acting for ``preference`` over ``episodes`` episodes."""
+        if self.evaluator is None:
+            raise ValueError(f"task {self.name!r} cannot be rolled out: it names no environment to evaluate in")
+        w = preferences.validate(preference, self.num_objectives)
+        return self.evaluator(predict, w, episodes, seed)
+
+    def with_ref_point(self, ref_point: np.ndarray | list, source: str) -> Task:
+        """The same task measured against another reference point (``--ref-point``)."""
+        point = np.asarray(ref_point, dtype=np.float64)
+        if point.shape != (self.num_objectives,):
+            raise ValueError(
+                f"reference point needs {self.num_objectives} values for {self.name!r}, got {point.tolist()}"
+            )
+        return dataclasses.replace(self, ref_point=point, ref_source=source)
+
+    def record(self) -> dict[str, Any]:
+        """What ``config.json`` keeps of the task (enough to rebuild it, and to score a run)."""
+        return {
+            "kind": self.kind,
+            "env": self.spec if isinstance(self.spec, str) else self.name,
+            "env_kwargs": self.env_kwargs,
+            "num_objectives": self.num_objectives,
+            "ref_point": self.ref_point,
+            "ref_source": self.ref_source,
+            "gamma": self.gamma,
+            "true_front": self.true_front,
+            "eval_weights": self.eval_weights,
+        }
+
+
+def offline_task(dataset: Any, env_task: Task | None = None, ref_point: np.ndarray | list | None = None) -> Task:
+    """A task over a logged dataset; rolled out in ``env_task`` (the env it was collected in) if given.
+
+    ``dataset`` is a :class:`morl.data.Dataset`. Without an env
+    task the reference point is ``ref_point``, or else one unit below the nadir of the dataset's
+    own episode returns (so every logged trajectory counts).
+    """
+    m = int(dataset.num_objectives)
+    if env_task is not None and env_task.num_objectives != m:
+        raise ValueError(
+            f"dataset {dataset.name!r} has {m} objectives but its env {env_task.name!r} has {env_task.num_objectives}"
+        )
+    if ref_point is not None:
+        ref, source = np.asarray(ref_point, dtype=np.float64), "given"
+    elif env_task is not None:
+        ref, source = env_task.ref_point, env_task.ref_source
+    else:
+        ref = np.asarray(dataset.episode_returns(), dtype=np.float64).min(axis=0) - 1.0
+        source = "derived: nadir of the dataset's episode returns minus 1"
+    return Task(
+        kind="offline",
+        spec=dataset.name,
+        name=dataset.name,
+        num_objectives=m,
+        observation_space=dataset.observation_space,
+        action_space=dataset.action_space,
+        ref_point=ref,
+        ref_source=source,
+        gamma=env_task.gamma if env_task is not None else 0.99,
+        true_front=None if env_task is None else env_task.true_front,
+        env_kwargs={} if env_task is None else env_task.env_kwargs,
+        evaluator=None if env_task is None else env_task.evaluator,
+        source=dataset,
+    )
+
+
+def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any) -> Task:
+    """The task for ``env``: a task (as is), a multi-agent id, a dataset, or anything :mod:`morl.envs` takes.
+
+    Multi-agent ids are MOMAland's (``moitem_gathering_v0``) and ours; they are looked up first,
+    then single-agent ids and ``module:attr`` paths.
+    """
+    from morl import envs, multiagent
+    from morl.data import Dataset
+
+    if isinstance(env, Task):
+        task = env
+    elif isinstance(env, Dataset):
+        env_task = None if env.env_id is None else envs.task(env.env_id, **(env.env_kwargs or {}))
+        task = offline_task(env, env_task)
+    elif isinstance(env, str) and multiagent.is_multiagent_id(env):
+        return multiagent.task(env, ref_point=ref_point, **env_kwargs)
+    else:
+        return envs.task(env, ref_point=ref_point, **env_kwargs)
+    return task if ref_point is None else task.with_ref_point(ref_point, "given")
