@@ -262,7 +262,7 @@ def write_external_run(
     ``config.json``, ``archive/`` and one ``metrics.csv`` row at ``env_steps``, whose wall time is
     the external training's own, so such runs are scored, tabled and plotted like ours.
     """
-    run = Run.open(path, task)
+    run = Run.open(path, task, use_tensorboard=False)
     try:
         run.write_config(record)
         run._elapsed_before, run._start = float(wall_time), time.perf_counter()
