@@ -14,7 +14,9 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 sys.path.insert(0, str(EXPERIMENTS))
 
+import bench_report  # noqa: E402
 import benchmark  # noqa: E402
+import suite as suite_schema  # noqa: E402
 
 from morl import runs  # noqa: E402
 from morl.pareto import ParetoArchive  # noqa: E402
@@ -77,7 +79,7 @@ hv_at: [500, 1000]
 def test_variants_expand_into_distinct_cells_with_merged_hparams(tmp_path):
     path = tmp_path / "variants.yaml"
     path.write_text(SUITE)
-    suite, cells = benchmark.load_suite(path)
+    suite, cells = suite_schema.load_suite(path)
     assert suite.hv_at == [500, 1000]
     by_name = {cell.name: cell for cell in cells}
     assert len(by_name) == len(cells) == 8  # the single cell repeats a grid cell: deduplicated
@@ -96,15 +98,15 @@ def test_variants_expand_into_distinct_cells_with_merged_hparams(tmp_path):
 def test_a_cell_defined_twice_differently_is_an_error(tmp_path):
     path = tmp_path / "twice.yaml"
     path.write_text(SUITE.replace("hparams: {gamma: 0.9}}", "hparams: {gamma: 0.5}}"))
-    with pytest.raises(benchmark.SuiteError, match="cmorl-uniform-deep-sea-treasure-v0-0-1000 is defined twice"):
-        benchmark.load_suite(path)
+    with pytest.raises(suite_schema.SuiteError, match="cmorl-uniform-deep-sea-treasure-v0-0-1000 is defined twice"):
+        suite_schema.load_suite(path)
 
 
 def test_a_variant_of_a_variant_is_an_error(tmp_path):
     path = tmp_path / "chain.yaml"
     path.write_text(GRID + "variants: {a: {algo: cmorl}, b: {algo: a}}\n")
-    with pytest.raises(benchmark.SuiteError, match=re.escape("variants.b.algo: 'a' is a variant")):
-        benchmark.load_suite(path)
+    with pytest.raises(suite_schema.SuiteError, match=re.escape("variants.b.algo: 'a' is a variant")):
+        suite_schema.load_suite(path)
 
 
 def _fake_run(path: Path, algo: str, seed: int, rows: list[tuple[int, float]], front: list[list[float]]) -> None:
@@ -140,14 +142,14 @@ def _cells(line: str) -> list[str]:
 
 
 def test_table_has_new_columns_and_hv_at_read_from_metrics(tmp_path):
-    a0, a1, b0 = (benchmark.Cell(v, "cmorl", "fake-v0", s, 3000) for v, s in (("a", 0), ("a", 1), ("b", 0)))
+    a0, a1, b0 = (suite_schema.Cell(v, "cmorl", "fake-v0", s, 3000) for v, s in (("a", 0), ("a", 1), ("b", 0)))
     _fake_run(tmp_path / "a0", "cmorl", 0, [(1000, 1.0), (2000, 2.0), (3000, 3.0)], [[1.0, 4.0], [4.0, 1.0]])
     _fake_run(tmp_path / "a1", "cmorl", 1, [(1500, 5.0), (3000, 7.0)], [[1.0, 4.0], [2.0, 3.0], [4.0, 1.0]])
     _fake_run(tmp_path / "b0", "cmorl", 0, [(3000, 9.0)], [[2.0, 2.0]])
     hv_at = [1000, 2000]
     results = [benchmark.collect(cell, tmp_path / d, None, hv_at) for cell, d in ((a0, "a0"), (a1, "a1"), (b0, "b0"))]
     assert [r.status for r in results] == ["ok", "ok", "ok"], [r.error for r in results]
-    lines = benchmark.table(results, hv_at)
+    lines = bench_report.table(results, hv_at)
     header = _cells(lines[0])
     for column in ("budget (env steps)", "sparsity", "spacing", "HV@1k", "HV@2k", "env steps"):
         assert column in header, header
@@ -161,14 +163,14 @@ def test_table_has_new_columns_and_hv_at_read_from_metrics(tmp_path):
     from morl import metrics
 
     sparsity = [metrics.sparsity(front_a0), metrics.sparsity(front_a1)]
-    assert row["sparsity"] == benchmark._mean_std(sparsity)
-    assert row["spacing"] == benchmark._mean_std([metrics.spacing(front_a0), metrics.spacing(front_a1)])
+    assert row["sparsity"] == bench_report._mean_std(sparsity)
+    assert row["spacing"] == bench_report._mean_std([metrics.spacing(front_a0), metrics.spacing(front_a1)])
     assert row["HV / true HV"] != "n/a"
     assert dict(zip(header, rows["b (cmorl)"], strict=True))["HV@1k"] == "-"
 
 
 def test_budget_labels():
-    assert [benchmark.budget_label(b) for b in (100_000, 1_500_000, 2_500, 1_234, 1_000_000)] == [
+    assert [bench_report.budget_label(b) for b in (100_000, 1_500_000, 2_500, 1_234, 1_000_000)] == [
         "100k",
         "1.5M",
         "2.5k",
@@ -179,7 +181,7 @@ def test_budget_labels():
 
 def test_a_real_cell_trains_through_run_cell_resumes_and_is_scored(tmp_path):
     hparams = (("net_arch", [16]), ("num_preferences", 2))
-    cell = benchmark.Cell("tiny", "scalarized", "morl/treasure-corridor-v0", 0, 2000, hparams)
+    cell = suite_schema.Cell("tiny", "scalarized", "morl/treasure-corridor-v0", 0, 2000, hparams)
     cell_dir = tmp_path / "runs" / cell.name
     outcome = benchmark.run_cell(cell, str(cell_dir))
     log = (cell_dir / benchmark.LOG_FILE).read_text()
@@ -197,5 +199,5 @@ def test_a_real_cell_trains_through_run_cell_resumes_and_is_scored(tmp_path):
 
     result = benchmark.collect(cell, cell_dir, again, [1000])
     assert result.status == "ok" and result.report["hypervolume"] >= 0
-    lines = benchmark.table([result], [1000])
+    lines = bench_report.table([result], [1000])
     assert len(lines) == 3 and _cells(lines[2])[0] == "tiny (scalarized)"

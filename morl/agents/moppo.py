@@ -161,9 +161,7 @@ class MOPPO:
         actor_adv = _standardise((raw_adv * goals.weights.unsqueeze(1)).sum(-1), valid)
         batch = obs.shape[1]
         minibatch = max(1, batch // cfg.num_minibatches)
-        # one gather per minibatch: [valid | old log-prob | actor advantage | A (m) | return (m)]
-        targets = torch.cat([valid[..., None], by_member(rollout.log_probs)[..., None], actor_adv[..., None],
-                             raw_adv, by_member(returns)], dim=-1)  # fmt: skip
+        targets = _Targets.pack(valid, by_member(rollout.log_probs), actor_adv, raw_adv, by_member(returns))
         params = list(self.policy.parameters())
         history = []
         for _ in range(cfg.n_epochs):
@@ -171,18 +169,18 @@ class MOPPO:
             for start in range(0, batch, minibatch):
                 idx = order[:, start : start + minibatch]
                 x = torch.take_along_dim(obs, idx.unsqueeze(-1), dim=1)
-                mb = torch.take_along_dim(targets, idx.unsqueeze(-1), dim=1)
+                mb = targets.take(idx, m)
                 act = torch.take_along_dim(actions, idx.reshape(*idx.shape, *[1] * (actions.dim() - 2)), dim=1)
-                weight = mb[..., 0]
+                weight = mb.valid
                 count = weight.sum(1).clamp(min=1.0)
                 log_prob, entropy = self.policy.log_prob_entropy(x, act)
-                log_ratio = log_prob - mb[..., 1]
+                log_ratio = log_prob - mb.old_log_prob
                 ratio = log_ratio.exp()
-                a = mb[..., 2]
+                a = mb.actor_advantage
                 clipped = torch.min(ratio * a, ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef) * a)
                 surrogate = (clipped * weight).sum(1) / count  # (P,)
-                barrier = self._barrier(ratio, mb[..., 3 : 3 + m], weight, count, goals)
-                value_err = (self.policy.critic(x) - mb[..., 3 + m :]).pow(2).sum(-1)
+                barrier = self._barrier(ratio, mb.advantages, weight, count, goals)
+                value_err = (self.policy.critic(x) - mb.returns).pow(2).sum(-1)
                 value_loss = 0.5 * (value_err * weight).sum(1) / count
                 entropy = (entropy * weight).sum(1) / count
                 loss = (-(surrogate + barrier) + cfg.vf_coef * value_loss - cfg.ent_coef * entropy).sum()
@@ -210,6 +208,35 @@ class MOPPO:
         estimate = goals.current + change.sum(1) / count.unsqueeze(-1) / (1.0 - self.config.gamma)
         terms = log_barrier(estimate - goals.thresholds, goals.margin.unsqueeze(-1)) * goals.constrained
         return terms.sum(-1) / goals.barrier_t
+
+
+@dataclass
+class _Minibatch:
+    """The per-sample targets of one minibatch, by name; each (P, mb) or (P, mb, m)."""
+
+    valid: torch.Tensor  # 1.0 for samples that count (not an autoreset step)
+    old_log_prob: torch.Tensor
+    actor_advantage: torch.Tensor  # standardised scalarised (stage 1) or target-objective (stage 2) advantage
+    advantages: torch.Tensor  # (P, mb, m) per-objective GAE in reward units
+    returns: torch.Tensor  # (P, mb, m) critic targets
+
+
+@dataclass
+class _Targets:
+    """Every sample's targets packed in one (P, B, 3 + 2m) tensor, so a minibatch is one gather."""
+
+    packed: torch.Tensor
+
+    @classmethod
+    def pack(cls, valid: torch.Tensor, old_log_prob: torch.Tensor, actor_advantage: torch.Tensor,
+             advantages: torch.Tensor, returns: torch.Tensor) -> _Targets:  # fmt: skip
+        columns = [valid[..., None], old_log_prob[..., None], actor_advantage[..., None], advantages, returns]
+        return cls(torch.cat(columns, dim=-1))
+
+    def take(self, idx: torch.Tensor, m: int) -> _Minibatch:
+        """The samples ``idx`` (P, mb) of every member, as named fields."""
+        mb = torch.take_along_dim(self.packed, idx.unsqueeze(-1), dim=1)
+        return _Minibatch(mb[..., 0], mb[..., 1], mb[..., 2], mb[..., 3 : 3 + m], mb[..., 3 + m :])
 
 
 @dataclass
