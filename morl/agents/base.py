@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,6 +121,9 @@ class Agent(abc.ABC):
         try:
             yield advance
         finally:
+            if enabled and bar.n < total:
+                bar.write(f"{self.name}: done at {bar.n:,} of {total:,} {bar.unit} (it stopped before the budget)",
+                          file=sys.stderr)
             bar.close()
 
     def attach(self, run: Run | None) -> None:
