@@ -99,6 +99,9 @@ def test_train_writes_complete_run_directory_then_eval_and_plot(tmp_path, capsys
     assert len(rows["env_steps"]) == 3 and np.all(np.diff(rows["env_steps"]) > 0)
     assert rows["hypervolume"][-1] > 0 and rows["steps_per_second"][-1] > 0
     assert list(out.glob("events.out.tfevents.*"))
+    diagnostics = read_metrics(out, "train.csv")  # SB3's own losses, then each model's returns
+    assert {"value_loss", "approx_kl", "learning_rate", "return_0", "return_1"} <= set(diagnostics)
+    assert np.isfinite(diagnostics["value_loss"]).any() and np.isfinite(diagnostics["return_1"]).sum() == 3
     archive = ParetoArchive.load(out / "archive")
     assert len(archive) >= 1 and archive.hypervolume([0, -6]) == pytest.approx(rows["hypervolume"][-1])
     for name in ("front.png", "front.svg", "hypervolume.png"):

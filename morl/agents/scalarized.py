@@ -130,8 +130,8 @@ class Scalarized(Agent):
 
     @property
     def diagnostics(self) -> tuple[str, ...]:  # type: ignore[override]
-        """``train.csv`` columns: Stable-Baselines3's own training diagnostics of the algorithm used."""
-        return _DIAGNOSTICS[self.config.algorithm]
+        """``train.csv`` columns: SB3's own training diagnostics, then each finished model's returns per objective."""
+        return (*_DIAGNOSTICS[self.config.algorithm], *(f"return_{j}" for j in range(self.num_objectives)))
 
     @property
     def _instance(self) -> bool:
@@ -168,7 +168,7 @@ class Scalarized(Agent):
             )
         else:
             model = SAC("MlpPolicy", vec, batch_size=cfg.batch_size, **common)
-        model.set_logger(Logger(None, [_Forward(self.diagnostics, self.log_diagnostics)]))
+        model.set_logger(Logger(None, [_Forward(_DIAGNOSTICS[cfg.algorithm], self.log_diagnostics)]))
         return model
 
     def _per_preference(self, total_timesteps: int) -> int:
@@ -205,6 +205,7 @@ class Scalarized(Agent):
                 if self.archive.add(result.mean_return, model.policy, weight, meta):
                     self._policies[self.archive.entries[-1].id] = model.policy
                 self.completed.append(index)
+                self.log_diagnostics({f"return_{j}": float(v) for j, v in enumerate(result.mean_return)})
                 info = {"env_steps": self.num_timesteps, "value": result.mean_return, "preference": weight}
                 self.log_front()
                 self.checkpoint()
