@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,8 @@ def cmd_envs(args: argparse.Namespace) -> int:
             dim = str(envs.reward_dim(env))
             defaults = envs.defaults_for(env_id, env)
             env.close()
-        except Exception as err:  # an optional dependency is missing: say which
-            print(f"{env_id:36} {'single':6} {'?':>2}  unavailable: {str(err).splitlines()[0][:70]}")
+        except Exception as err:  # an optional dependency is missing: say which of our extras brings it
+            print(f"{env_id:36} {'single':6} {'?':>2}  unavailable: {_missing_extra(err)}")
             continue
         ref = "-" if defaults is None else str(list(defaults.ref_point))
         front = "yes" if defaults is not None and defaults.has_true_front else "no"
@@ -119,6 +120,18 @@ def cmd_envs(args: argparse.Namespace) -> int:
         dim = str(len(defaults.ref_point))
         print(f"{env_id:36} {'multi':6} {dim:>2}  {list(defaults.ref_point)!s:30} {front:10} {defaults.ref_source}")
     return 0
+
+
+_EXTRAS = {"mujoco": "mujoco", "box2d": "box2d"}
+
+
+def _missing_extra(err: Exception) -> str:
+    """Why an env cannot be made, naming this package's extra (not gymnasium's) when one is missing."""
+    text = str(err)
+    for marker, extra in _EXTRAS.items():
+        if marker in text.lower():
+            return f"needs the {extra} extra: pip install 'morl[{extra}]'"
+    return text.splitlines()[0][:70] if text else type(err).__name__
 
 
 def cmd_check_env(args: argparse.Namespace) -> int:
@@ -187,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``morl`` script; user errors exit with status 2 and one line."""
+    # warnings (a custom env's unusable front, ...) as one line each, not file:line plus source
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"morl: warning: {message}\n"
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -17,10 +19,22 @@ from typing import Any, Literal
 ExecutorName = Literal["local", "ray", "serial"]
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent_pid: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True, name="morl-orphan-watch").start()
+
+
+def _exit_with_parent(parent_pid: int, period: float = 1.0) -> None:
+    """End this worker once its parent is gone (killed with -9, by the OOM killer, preempted).
+
+    Without it a pool worker lives on as an orphan of init, holding its memory and possibly
+    still writing into the run directory that a resumed run is using.
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(period)
+    os._exit(1)
 
 
 def default_workers() -> int:
@@ -75,7 +89,7 @@ class JobPool:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
-                                                 initargs=(1,))  # fmt: skip
+                                                 initargs=(1, os.getpid()))  # fmt: skip
             futures = [self._pool.submit(fn, *args) for args in jobs]
             try:
                 for future in futures:

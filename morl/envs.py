@@ -9,6 +9,7 @@ MO-Gymnasium vector env whose rewards have shape ``(num_envs, m)``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 import warnings
@@ -22,6 +23,8 @@ import numpy as np
 from gymnasium.vector.utils import create_empty_array
 from mo_gymnasium.wrappers.vector import MOAsyncVectorEnv, MOSyncVectorEnv
 from mo_gymnasium.wrappers.vector.wrappers import _mo_async_worker
+
+from morl.points import as_front
 
 if TYPE_CHECKING:
     from morl.tasks import Task
@@ -125,13 +128,18 @@ def registered_ids() -> list[str]:
 
 
 def _import_path(path: str) -> Any:
+    """``module:attr`` imported from the current directory first, leaving ``sys.path`` as it was."""
     module_name, _, attr = path.partition(":")
-    if os.getcwd() not in sys.path:
+    added = os.getcwd() not in sys.path
+    if added:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ValueError(f"cannot import module {module_name!r} for env {path!r}: {err}") from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -296,15 +304,25 @@ def defaults_for(spec: EnvSpec, env: gym.Env | None = None) -> EnvDefaults | Non
 
 
 def true_front(env: gym.Env, gamma: float = 1.0) -> np.ndarray | None:
-    """The env's exact Pareto front of returns (``unwrapped.pareto_front(gamma)``), if it provides one."""
+    """The env's exact Pareto front of returns (``unwrapped.pareto_front(gamma)``), if it provides a usable one.
+
+    A ``pareto_front()`` without a ``gamma`` parameter is taken as the undiscounted front (so it
+    answers ``gamma == 1`` only). A user env's front that fails or is not an (n, m) array of
+    finite numbers is skipped with one warning: a quirk of the env never stops a training.
+    """
     fn = getattr(env.unwrapped, "pareto_front", None)
     if fn is None:
         return None
+    name = type(env.unwrapped).__name__
     try:
-        front = fn(gamma=gamma)
-    except TypeError:
-        front = fn(gamma)
-    return np.asarray(front, dtype=np.float64)
+        takes_gamma = "gamma" in inspect.signature(fn).parameters
+        if not takes_gamma and gamma != 1.0:
+            return None
+        front = fn(gamma=gamma) if takes_gamma else fn()
+        return as_front(front, f"{name}.pareto_front()", reward_dim(env))
+    except Exception as err:  # the env's own code: any failure means "no known front"
+        warnings.warn(f"{name}.pareto_front() is unusable, going on without a known front: {err}", stacklevel=2)
+        return None
 
 
 def _random_nadir(env: gym.Env, episodes: int = 5, max_steps: int = 1000) -> tuple[np.ndarray, str]:

@@ -156,3 +156,21 @@ def test_eval_scores_runs_of_external_algorithms_without_policies(tmp_path, caps
     assert "hypervolume: 3" in capsys.readouterr().out
     assert run_cli("eval", tmp_path, "--episodes", 2) == 2
     assert "not re-rolled" in capsys.readouterr().err
+
+
+def test_envs_names_this_packages_extra_for_missing_dependencies(monkeypatch, capsys):
+    import gymnasium as gym
+
+    from morl import envs
+
+    real = envs.make_env
+
+    def make_env(spec, **kwargs):
+        if "hopper" in str(spec):
+            raise gym.error.DependencyNotInstalled('MuJoCo is not installed, run `pip install "gymnasium[mujoco]"`')
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(envs, "make_env", make_env)
+    assert run_cli("envs") == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("mo-hopper-v5 "))
+    assert "pip install 'morl[mujoco]'" in line and "gymnasium[mujoco]" not in line

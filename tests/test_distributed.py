@@ -33,3 +33,34 @@ def test_job_pool_keeps_its_workers_across_batches():
         second = set(pool.stream(os.getpid, [()] * 4))
     assert os.getpid() not in first | second
     assert len(first | second) <= 2  # the same two processes served both batches
+
+
+def test_pool_workers_end_when_their_parent_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, time\n"
+        "from morl.distributed import JobPool\n"
+        "if __name__ == '__main__':\n"
+        "    with JobPool('local', 1, isolate=True) as pool:\n"
+        "        print(next(pool.stream(os.getpid, [()])), flush=True)\n"
+        "        next(pool.stream(time.sleep, [(120,)]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    worker = int(parent.stdout.readline())
+    time.sleep(0.5)  # the worker is now inside time.sleep(120)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and Path(f"/proc/{worker}").exists():
+        time.sleep(0.1)
+    alive = Path(f"/proc/{worker}").exists() and "Z" not in Path(f"/proc/{worker}/stat").read_text().split()[2]
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive, "the pool worker outlived its killed parent"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 import textwrap
@@ -436,3 +437,72 @@ def test_make_takes_one_seed_per_sub_env():
     assert draws[0] == draws[2] != draws[1]  # equal seeds, equal streams
     with pytest.raises(ValueError, match="2 seeds for 3 envs"):
         make("resource-gathering-v0", num_envs=3, seed=[1, 2])
+
+
+_QUIRKY_ENVS = '''
+import gymnasium as gym
+import numpy as np
+
+
+class _Base(gym.Env):
+    observation_space = gym.spaces.Box(0, 1, (1,))
+    action_space = gym.spaces.Discrete(2)
+    reward_space = gym.spaces.Box(-1, 1, (2,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = np.array([1.0, -1.0], dtype=np.float32) if action else np.array([0.0, 0.0], dtype=np.float32)
+        return np.zeros(1, dtype=np.float32), reward, self.t >= 3, False, {}
+
+
+class NoGammaFront(_Base):
+    def pareto_front(self):
+        return [[3.0, -3.0], [0.0, 0.0]]
+
+
+class BrokenFront(_Base):
+    def pareto_front(self, gamma=1.0):
+        raise RuntimeError("front table not generated")
+'''
+
+
+@pytest.fixture
+def quirky_module(tmp_path, monkeypatch):
+    (tmp_path / "quirky_envs.py").write_text(_QUIRKY_ENVS)
+    monkeypatch.chdir(tmp_path)
+    yield "quirky_envs"
+    sys.modules.pop("quirky_envs", None)
+
+
+def test_pareto_front_without_gamma_is_the_undiscounted_front(quirky_module):
+    env = envs.make_env(f"{quirky_module}:NoGammaFront")
+    np.testing.assert_array_equal(true_front(env), [[3.0, -3.0], [0.0, 0.0]])
+    assert true_front(env, gamma=0.9) is None  # it cannot say what the discounted front is
+
+
+def test_unusable_pareto_front_is_skipped_with_one_warning_line(quirky_module, tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    with pytest.warns(UserWarning, match=r"BrokenFront.pareto_front\(\) is unusable.*not generated"):
+        assert true_front(envs.make_env(f"{quirky_module}:BrokenFront")) is None
+    argv = [sys.executable, "-m", "morl.cli", "train", "scalarized", "--env", f"{quirky_module}:BrokenFront",
+            "--ref-point", "-1", "-4", "--total-timesteps", "256", "--out", str(tmp_path / "run"), "--no-progress",
+            "--set", "num_preferences=2", "n_envs=1", "n_steps=64", "eval_episodes=1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if "pareto_front" in line]
+    assert lines and all(line.startswith("morl: warning: BrokenFront.pareto_front() is unusable") for line in lines)
+    assert "Traceback" not in done.stderr and "true_hypervolume" not in done.stdout
+
+
+def test_module_paths_import_without_changing_sys_path(quirky_module):
+    before = list(sys.path)
+    envs.make_env(f"{quirky_module}:NoGammaFront")
+    assert sys.path == before
