@@ -78,6 +78,23 @@ def _unit_words(unit: str) -> str:
     return unit.replace("_", " ")
 
 
+def objectives(results: list[CellResult]) -> str:
+    """The objectives of a group's env, by name (``objective_names`` in a run's config.json) or ``objective i``."""
+    from morl import plotting, runs
+
+    for result in results:
+        if result.status != "ok":
+            continue
+        try:
+            config = runs.read_config(result.run_dir)
+        except ValueError:  # storage.FormatError: unreadable config, try the next seed
+            continue
+        m = config.get("num_objectives") or len(config.get("objective_names") or config.get("ref_point") or [])
+        if m:
+            return ", ".join(plotting.objective_labels(config.get("objective_names"), int(m))).replace("|", "\\|")
+    return "-"
+
+
 def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
     """Markdown rows: one per (variant, env, budget), mean ± sample std over the seeds that finished."""
     groups: dict[tuple[str, str, int], list[CellResult]] = defaultdict(list)
@@ -87,7 +104,8 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
     one_unit = next(iter(units)) if len(units) == 1 else None
     budget_head = f"budget ({_unit_words(one_unit)})" if one_unit else "budget"
     spent_head = _unit_words(one_unit) if one_unit else "spent"
-    columns = ["algo", "env", budget_head, "seeds ok", "HV", "HV / true HV", "EU", "\\|F\\|", "sparsity", "spacing"]
+    columns = ["algo", "env", "objectives", budget_head, "seeds ok"]
+    columns += ["HV", "HV / true HV", "EU", "\\|F\\|", "sparsity", "spacing"]
     columns += [f"HV@{budget_label(b)}" for b in hv_at]
     columns += [spent_head, "train wall (s)", "cell wall (s)", "steps/s", "errors"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -102,6 +120,7 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
         cells = [
             label,
             f"`{env}`",
+            objectives(group),
             budget_text,
             f"{len(ok)}/{len(group)}",
             _mean_std([r.report["hypervolume"] for r in ok]),
@@ -229,11 +248,12 @@ def write_report(
             lines.append(f"- `{variant}`: `{spec.algo}` with {hp}{about}")
         lines.append("")
     caption = (
-        "Columns: mean ± sample standard deviation over the seeds that finished. HV is the hypervolume of the "
-        "final archive against the env's reference point; HV / true HV divides it by the hypervolume of the "
-        "env's known Pareto front (n/a when the env has none); EU is expected (linear) utility over the "
-        "evaluation preference grid; |F| is the number of non-dominated points; sparsity and spacing measure "
-        "the gaps between neighbouring points of the front (lower is denser / more even). "
+        "Columns: mean ± sample standard deviation over the seeds that finished. Objectives lists the env's "
+        "objectives by the names its config.json records (objective i where it names none). HV is the "
+        "hypervolume of the final archive against the env's reference point; HV / true HV divides it by the "
+        "hypervolume of the env's known Pareto front (n/a when the env has none); EU is expected (linear) "
+        "utility over the evaluation preference grid; |F| is the number of non-dominated points; sparsity and "
+        "spacing measure the gaps between neighbouring points of the front (lower is denser / more even). "
     )
     if suite.hv_at:
         caption += (

@@ -34,7 +34,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO / "experiments"
-for _path in (REPO, EXPERIMENTS):  # `import morl` / `import envs` / `import morlb_to_run` without installing
+for _path in (REPO, EXPERIMENTS):  # `import morl` / `import morlb_to_run` without installing
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

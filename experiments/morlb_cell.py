@@ -509,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     from morl_baselines.common.evaluation import seed_everything
 
     args = parse_args(argv)
-    if args.env.startswith("morl/"):  # our own envs: `import envs` registers them (Gymnasium only)
+    if args.env.startswith("morl/"):  # our own envs: the checkout's envs/ registers them (morl is not installed here)
         sys.path.insert(0, str(REPO))
         import envs  # noqa: F401
     out = Path(args.out)

@@ -7,14 +7,17 @@ valid choices and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from morl import agents, envs, metrics, multiagent, runs, storage, training
+from morl import agents, envs, metrics, multiagent, runs, spaces, storage, training
 from morl import config as config_lib
 
 
@@ -31,23 +34,21 @@ def _hparams(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.resume:
-        result = training.train(resume=args.resume, device=args.device, progress_bar=not args.no_progress)
-    else:
-        result = training.train(
-            args.algo,
-            args.env,
-            total_timesteps=args.total_timesteps,
-            seed=args.seed,
-            device=args.device,
-            out=args.out,
-            hparams=_hparams(args),
-            ref_point=args.ref_point,
-            progress_bar=not args.no_progress,
-        )
-    task = result.agent.task
+    """Train, or resume (``--resume``: a larger ``--total-timesteps`` extends the run; other changes are refused)."""
+    result = training.train(
+        args.algo,
+        None if args.resume else args.env,
+        total_timesteps=args.total_timesteps,
+        seed=args.seed,
+        device=args.device,
+        out=args.out,
+        hparams=_hparams(args),
+        ref_point=args.ref_point,
+        resume=args.resume,
+        progress_bar=not args.no_progress,
+        announce=print,
+    )
     print(f"run: {result.run_dir}")
-    print(f"reference point: {task.ref_point.tolist()} ({task.ref_source})")
     _print_report(result.report)
     from morl import plotting
 
@@ -64,38 +65,139 @@ def _print_report(report: dict[str, float]) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a run's archive; with ``--episodes``, re-roll each stored policy first.
 
-    Runs of algorithms outside the registry (e.g. an external baseline converted into a run
-    directory) have an archive without policies: they are scored, but cannot be re-rolled.
+    Scoring reads only ``config.json`` and ``archive/``, so it never imports the run's env (a
+    custom ``module:Class`` env need not be importable). Re-rolling builds the env. Runs of
+    algorithms outside the registry (e.g. an external baseline converted into a run directory)
+    have an archive without policies: they are scored, but cannot be re-rolled.
     """
+    if args.episodes < 0:
+        raise ValueError(f"--episodes must be 0 (score only) or a positive number of episodes, got {args.episodes}")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise ValueError(f"--out {out} is a directory; give the path of a JSON file to write, e.g. {out / 'eval.json'}")
     run = runs.load_run(args.run_dir)
     if args.ref_point is not None:
-        run.config["ref_point"] = list(args.ref_point)
+        ref = [float(x) for x in args.ref_point]
+        m = run.num_objectives
+        if m is not None and len(ref) != m:
+            raise ValueError(f"--ref-point has {len(ref)} values {ref}; the run has {m} objectives: give {m} values")
+        print(f"reference point: {ref} (--ref-point, replacing the run's stored {run.config.get('ref_point')})")
+        run.config["ref_point"] = ref
+    record: dict[str, Any] = {
+        "run_dir": str(run.path),
+        "env": run.config.get("env"),
+        "objective_names": run.objective_names,
+        "ref_point": run.config.get("ref_point"),
+        "ref_source": "--ref-point" if args.ref_point is not None else run.config.get("ref_source", "stored"),
+    }
     if not args.episodes:
-        _print_report(run.report())
+        report = run.report()
+        _print_report(report)
+        if out is not None:
+            from morl.pareto import ParetoArchive
+
+            archive_dir = run.path / runs.ARCHIVE_DIR
+            saved = (archive_dir / "index.json").exists()
+            stored = ParetoArchive.load(archive_dir, load_policies=False).entries if saved else []
+            entries = [_eval_entry(e) for e in stored]
+            _write_eval(out, {**record, "episodes": 0, "seed": None, "entries": entries, "report": report})
         return 0
     algo = run.config["algo"]
     if algo not in agents.REGISTRY or not (run.path / "agent.json").exists():
         raise ValueError(f"{run.path} holds no loadable '{algo}' agent: it can be scored, not re-rolled")
+    _check_env_importable(run.config.get("env"))
     agent = agents.get(algo).load(run.path, device=args.device or "auto")
-    measured = []
+    measured, entries = [], []
     for entry in agent.archive.entries:
         pref = entry.preference if entry.preference is not None else np.eye(len(entry.value))[0]
         result = agent.task.evaluate(agent.entry_predictor(entry.id), pref, args.episodes, seed=args.seed)
         measured.append(result.mean_return)
+        entries.append(_eval_entry(entry, pref, result, args.episodes, args.seed))
         print(
             f"entry {entry.id}: stored {np.round(entry.value, 4).tolist()} measured "
             f"{np.round(result.mean_return, 4).tolist()}"
         )
-    _print_report(metrics.evaluate_front(np.asarray(measured), run.ref_point, run.eval_weights, run.true_front))
+    front = np.asarray(measured).reshape(-1, agent.task.num_objectives)  # (entries, m)
+    report = metrics.evaluate_front(front, run.ref_point, run.eval_weights, run.true_front)
+    _print_report(report)
+    if out is not None:
+        _write_eval(out, {**record, "episodes": args.episodes, "seed": args.seed, "entries": entries, "report": report})
     return 0
+
+
+def _check_env_importable(spec: Any) -> None:
+    """Before re-rolling: a ``module:Class`` env must import here, or one line says where to run from."""
+    if not isinstance(spec, str) or ":" not in spec:
+        return
+    try:
+        envs.env_factory(spec)  # imports the module, builds nothing
+    except ValueError as err:
+        module = spec.partition(":")[0]
+        raise ValueError(
+            f"{err}. Re-rolling with --episodes builds the env: run `morl eval` from the directory that holds "
+            f"module {module!r}, or put that directory on PYTHONPATH (scoring alone, without --episodes, needs no env)"
+        ) from None
+
+
+def _eval_entry(
+    entry: Any, preference: np.ndarray | None = None, result: Any = None, episodes: int = 0, seed: int | None = None
+) -> dict[str, Any]:
+    """One archive entry of ``morl eval --out``: stored value, and what re-rolling it measured."""
+    pref = preference if preference is not None else entry.preference
+    row: dict[str, Any] = {
+        "id": entry.id,
+        "preference": None if pref is None else np.asarray(pref, dtype=np.float64).tolist(),
+        "stored": np.asarray(entry.value, dtype=np.float64).tolist(),
+    }
+    if result is not None:
+        row.update(
+            measured=result.mean_return.tolist(),
+            measured_discounted=result.mean_discounted_return.tolist(),
+            episode_returns=result.returns.tolist(),
+            mean_length=float(result.mean_length),
+            episodes=episodes,
+            seed=seed,
+        )
+    return row
+
+
+def _write_eval(out: Path, record: dict[str, Any]) -> None:
+    storage.atomic_write_json(out, record)
+    print(f"wrote {out}")
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """Plot runs; refuse (unless ``--force``) to overwrite plots in a directory other than a run's own."""
     from morl import plotting
 
-    for path in plotting.plot_runs([Path(p) for p in args.run_dirs], out_dir=args.out):
+    run_dirs = [Path(p) for p in args.run_dirs]
+    out = Path(args.out) if args.out else plotting.default_out_dir(run_dirs)
+    own = len(run_dirs) == 1 and out.resolve() == (run_dirs[0] / plotting.PLOTS_DIR).resolve()
+    existing = [] if args.force or own else plotting.existing_plots(out)
+    if existing:
+        names = ", ".join(p.name for p in existing[:4]) + (", ..." if len(existing) > 4 else "")
+        raise ValueError(
+            f"output directory {out} already holds plots ({names}); pass --force to overwrite them, "
+            "or --out a new directory"
+        )
+    for path in plotting.plot_runs(run_dirs, out_dir=out):
         print(f"plot: {path}")
     return 0
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Python warnings and C libraries' stderr (MuJoCo's, SDL's) hidden while ``morl envs`` builds every env."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
@@ -103,10 +205,11 @@ def cmd_envs(args: argparse.Namespace) -> int:
     print(f"{'id':36} {'kind':6} {'m':>2}  {'reference point':30} {'true front':10} source")
     for env_id in envs.registered_ids():
         try:
-            env = envs.make_env(env_id)
-            dim = str(envs.reward_dim(env))
-            defaults = envs.defaults_for(env_id, env)
-            env.close()
+            with _silenced():  # upgrade notices and MuJoCo's compiler warnings: nothing to act on here
+                env = envs.make_env(env_id)
+                dim = str(envs.reward_dim(env))
+                defaults = envs.defaults_for(env_id, env)
+                env.close()
         except Exception as err:  # an optional dependency is missing: say which of our extras brings it
             print(f"{env_id:36} {'single':6} {'?':>2}  unavailable: {_missing_extra(err)}")
             continue
@@ -135,9 +238,21 @@ def _missing_extra(err: Exception) -> str:
 
 
 def cmd_check_env(args: argparse.Namespace) -> int:
+    """Check the env, then say which registered agents take its spaces and why the others do not."""
     env = envs.make_env(args.env)
     envs.check_env(env)
     print(f"{args.env}: OK ({envs.reward_dim(env)} objectives, reward_space {env.unwrapped.reward_space})")
+    seen = argparse.Namespace(name=args.env, observation_space=env.observation_space, action_space=env.action_space)
+    refused = {}
+    for name, agent in sorted(agents.REGISTRY.items()):
+        try:
+            spaces.require(name, seen, agent.observation_kinds, agent.action_kinds)
+        except ValueError as err:
+            refused[name] = str(err)
+    accepted = [name for name in sorted(agents.REGISTRY) if name not in refused]
+    print(f"agents that take it: {', '.join(accepted) or 'none'}")
+    for reason in refused.values():
+        print(f"  {reason}")
     return 0
 
 
@@ -162,10 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--env", default=training.DEFAULT_ENV, help="single- or multi-agent id, or module:Class (default %(default)s)"
     )
     train.add_argument(
-        "--total-timesteps", type=int, default=training.DEFAULT_BUDGET,
-        help="budget: env steps (all envs), or gradient steps for offline algorithms",
+        "--total-timesteps", type=int, default=None,
+        help=f"budget: env steps (all envs), or gradient steps for offline algorithms (default "
+        f"{training.DEFAULT_BUDGET:,}; with --resume, a larger one extends the run)",
     )  # fmt: skip
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     train.add_argument("--device", default=None, help="auto (CUDA if available), cpu or cuda")
     train.add_argument("--out", help="run directory (default runs/<algo>-<env>-<seed>-<timestamp>)")
     train.add_argument("--config", help="YAML file of hyperparameters")
@@ -173,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ref-point", nargs="+", type=float, help="hypervolume reference point")
     train.add_argument("--executor", choices=["local", "serial", "ray"], help="where independent jobs run")
     train.add_argument("--ray-address", help="Ray cluster address for --executor ray (default: start a local one)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    train.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint, with its own settings (a larger "
+        "--total-timesteps extends it; a different algorithm, seed or hyperparameter is refused)",
+    )  # fmt: skip
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(func=cmd_train)
 
@@ -183,11 +303,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=12345)
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--ref-point", nargs="+", type=float, help="score against this reference point instead")
+    evaluate.add_argument(
+        "--out", metavar="FILE",
+        help="also write a JSON file: per entry its preference, stored and measured returns (with --episodes, the "
+        "episodes and seed), and the metrics report",
+    )  # fmt: skip
     evaluate.set_defaults(func=cmd_eval)
 
-    plot = sub.add_parser("plot", help="plot fronts and hypervolume curves of one or more runs")
+    plot = sub.add_parser(
+        "plot", help="plot fronts and hypervolume curves of one or more runs",
+        description="Plot the Pareto fronts and hypervolume curves of one or more runs (PNG and SVG). Runs of the "
+        "same env (id and env_kwargs) share one figure each; runs of different envs are never overlaid: each env "
+        "gets its own files, front-<env>.png and hypervolume-<env>.png. A single run is plotted into its own "
+        "RUN_DIR/plots, which is refreshed. Any other output directory that already holds front*/hypervolume* "
+        "plots is refused, unless --force is given, so an earlier comparison is never overwritten without a word.",
+    )  # fmt: skip
     plot.add_argument("run_dirs", nargs="+")
     plot.add_argument("--out", help="output directory (default RUN_DIR/plots, or ./plots for several runs)")
+    plot.add_argument("--force", action="store_true", help="overwrite the plots an output directory already holds")
     plot.set_defaults(func=cmd_plot)
 
     sub.add_parser("envs", help="list environments, reward dims and reference points").set_defaults(func=cmd_envs)
@@ -208,10 +341,18 @@ def main(argv: list[str] | None = None) -> int:
         subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         subcommands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:  # `morl envs | head`: the reader left. The Python docs' recipe (signal.html)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
     except (ValueError, storage.FormatError, envs.EnvCheckError) as err:  # every user mistake is a ValueError
         print(f"morl: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: one line (training.Interrupted says how to resume)
+        print(f"morl: {interrupt or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,13 +7,19 @@ that has already started torch threads can deadlock.
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
+import pickle
+import signal
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Literal
 
 ExecutorName = Literal["local", "ray", "serial"]
@@ -23,6 +29,9 @@ def _init_worker(threads: int, parent_pid: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    # Ctrl-C reaches the whole process group: the parent alone handles it (and ends its workers),
+    # so that one line, not a traceback per worker, reaches the terminal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True, name="morl-orphan-watch").start()
 
 
@@ -63,13 +72,18 @@ class JobPool:
     def __enter__(self) -> JobPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(abort=exc_type is not None)
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+    def close(self, abort: bool = False) -> None:
+        """Shut the pool down; ``abort`` (an error or Ctrl-C in the caller) ends running jobs at once."""
+        if self._pool is None:
+            return
+        if abort:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+        self._pool.shutdown(wait=not abort, cancel_futures=True)
+        self._pool = None
 
     def stream(self, fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
         """Yield ``fn(*args)`` for every ``args`` in ``jobs``, in submission order, as each is ready.
@@ -82,7 +96,9 @@ class JobPool:
         ``BrokenProcessPool`` here; the pool is then discarded, and the next call starts a new one.
         """
         in_process = self.workers == 1 or len(jobs) == 1
-        if self.executor == "serial" or (self.executor == "local" and in_process and not self.isolate):
+        if self.executor == "local" and not (in_process and not self.isolate) and self._pool is None:
+            in_process = _cannot_spawn(fn, jobs)
+        if self.executor == "serial" or (self.executor == "local" and in_process):
             for args in jobs:
                 yield fn(*args)
         elif self.executor == "local":
@@ -99,6 +115,53 @@ class JobPool:
                 raise
         else:
             yield from _stream_ray(fn, jobs, self.ray_address)
+
+
+def _cannot_spawn(fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether worker processes cannot run these jobs; if so, say why once, and run them here instead.
+
+    Two mistakes of a user's own script break a spawn pool: jobs that cannot be pickled (a
+    lambda or a local function as env), and a script that trains at import time (no
+    ``if __name__ == "__main__":``), which every spawned worker re-runs.
+    """
+    reason = None
+    try:
+        pickle.dumps((fn, jobs[0]) if jobs else fn)
+    except (pickle.PicklingError, AttributeError, TypeError) as err:
+        reason = (
+            f"its jobs cannot be sent to worker processes ({err}); define the env at module level "
+            "or pass it as 'module:Class'"
+        )
+    if reason is None and _main_trains_at_import():
+        reason = (
+            f"{sys.modules['__main__'].__file__} runs training at import time, which each worker process would "
+            'repeat; put it under `if __name__ == "__main__":`'
+        )
+    if reason is not None:
+        warnings.warn(f"running jobs in this process, not in worker processes: {reason}", stacklevel=3)
+    return reason is not None
+
+
+def _main_trains_at_import() -> bool:
+    """True when this call comes from the top level of the ``__main__`` script, outside a main guard."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path or not str(path).endswith(".py") or not os.path.isfile(path):
+        return False
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    line = frame.f_lineno
+    return not any(
+        isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and node.lineno <= line <= node.end_lineno
+        for node in tree.body
+    )
 
 
 def stream_jobs(

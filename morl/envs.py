@@ -24,6 +24,7 @@ from gymnasium.vector.utils import create_empty_array
 from mo_gymnasium.wrappers.vector import MOAsyncVectorEnv, MOSyncVectorEnv
 from mo_gymnasium.wrappers.vector.wrappers import _mo_async_worker
 
+from morl import seeding
 from morl.points import as_front
 
 if TYPE_CHECKING:
@@ -47,53 +48,183 @@ class EnvDefaults:
 
     ``ref_point`` bounds hypervolume from below; ``gamma`` is the discount used for training
     and discounted returns; ``has_true_front`` says ``env.unwrapped.pareto_front(gamma)`` exists.
-    ``source`` says where the reference point comes from.
+    ``source`` says where the reference point comes from. ``names`` names the objectives (plot
+    axes, tables), one per entry of the reward vector, or is None.
     """
 
     ref_point: tuple[float, ...]
     gamma: float = 0.99
     has_true_front: bool = False
     source: str = ""
+    names: tuple[str, ...] | None = None
 
 
 _MORLB = "MORL-Baselines examples/tests (research/morlbaselines.md §1.3)"
 _CMORL = "C-MORL official scripts (research/cmorl.md §2)"
 _OURS = "ours: a lower bound on any return (reward bounds x episode length)"
+# Sources of points above reward bounds x horizon say "tighter than" and why, or what scores nothing there
+# (tests/test_envs.py::test_registered_reference_points_are_bounds_or_say_why checks it).
+_DST = (
+    f"{_MORLB}; tighter than reward bounds x horizon (0, -100): an episode longer than 24 steps scores nothing "
+    "(random play takes up to 100); the true front's longest takes 19"
+)
+_MINECART = (
+    f"{_CMORL}, also MORL-Baselines' PCN and Envelope; tighter than reward bounds x horizon (0, 0, -1000): fuel "
+    "is >= -0.22 per step (mining), -220 in 1000 steps, so only a cart that never comes home spends over 200 "
+    "(random play: about -40)"
+)
+_MUJOCO_SPEED = "a velocity of -100 is beaten by standing still"
+_TREASURE, _TIME = "treasure", "time"
+_VEL_COST = ("velocity", "control cost")
 
 DEFAULTS: dict[str, EnvDefaults] = {
-    "morl/treasure-corridor-v0": EnvDefaults((0.0, -6.0), 0.99, True, "ours: no treasure, longer than any episode"),
-    "deep-sea-treasure-v0": EnvDefaults((0.0, -25.0), 0.99, True, _MORLB),
-    "deep-sea-treasure-concave-v0": EnvDefaults((0.0, -25.0), 0.99, True, _MORLB),
-    "deep-sea-treasure-mirrored-v0": EnvDefaults((0.0, -25.0), 0.99, True, _MORLB),
-    "resource-gathering-v0": EnvDefaults((-1.0, -1.0, -1.0), 0.99, True, "ours: one enemy hit, no gold, no gem"),
-    "fruit-tree-v0": EnvDefaults((0.0,) * 6, 0.99, True, _MORLB),
-    "minecart-v0": EnvDefaults((-1.0, -1.0, -200.0), 0.98, True, _CMORL),
-    "minecart-deterministic-v0": EnvDefaults((-1.0, -1.0, -200.0), 0.98, True, _CMORL),
-    "minecart-rgb-v0": EnvDefaults((-1.0, -1.0, -200.0), 0.98, True, _CMORL),
-    "four-room-v0": EnvDefaults((-1.0, -1.0, -1.0), 0.99, False, "ours: items collected are >= 0"),
-    "mo-mountaincar-v0": EnvDefaults((-201.0, -201.0, -201.0), 0.99, False, _OURS),
-    "mo-mountaincar-3d-v0": EnvDefaults((-201.0, -201.0, -201.0), 0.99, False, _OURS),
-    "mo-mountaincar-timemove-v0": EnvDefaults((-201.0, -201.0), 0.99, False, _OURS),
-    "mo-mountaincar-timespeed-v0": EnvDefaults((-201.0, -201.0), 0.99, False, _OURS),
-    "mo-mountaincarcontinuous-v0": EnvDefaults((-110.0, -110.0), 0.99, False, "ours: 100 goal bonus lower bound"),
-    "mo-lunar-lander-v3": EnvDefaults((-101.0, -1001.0, -101.0, -101.0), 0.99, False, _MORLB),
-    "mo-lunar-lander-continuous-v3": EnvDefaults((-101.0, -1001.0, -101.0, -101.0), 0.99, False, _MORLB),
-    "mo-halfcheetah-v4": EnvDefaults((-100.0, -100.0), 0.99, False, _MORLB),
-    "mo-halfcheetah-v5": EnvDefaults((-100.0, -100.0), 0.99, False, _MORLB),
-    "mo-hopper-2d-v4": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL),
-    "mo-hopper-2obj-v5": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL),
-    "mo-hopper-v4": EnvDefaults((-100.0, -100.0, -100.0), 0.99, False, _CMORL),
-    "mo-hopper-v5": EnvDefaults((-100.0, -100.0, -100.0), 0.99, False, _CMORL),
-    "mo-ant-2d-v4": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL),
-    "mo-ant-2obj-v5": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL),
-    "mo-ant-v4": EnvDefaults((-100.0, -100.0, -100.0), 0.99, False, _CMORL),
-    "mo-ant-v5": EnvDefaults((-100.0, -100.0, -100.0), 0.99, False, _CMORL),
-    "mo-humanoid-v4": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL),
-    "mo-humanoid-v5": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL),
-    "mo-walker2d-v4": EnvDefaults((-100.0, -100.0), 0.99, False, "ours, as for the other 2-objective MuJoCo envs"),
-    "mo-walker2d-v5": EnvDefaults((-100.0, -100.0), 0.99, False, "ours, as for the other 2-objective MuJoCo envs"),
-    "mo-swimmer-v4": EnvDefaults((-100.0, -100.0), 0.99, False, "ours, as for the other 2-objective MuJoCo envs"),
-    "mo-swimmer-v5": EnvDefaults((-100.0, -100.0), 0.99, False, "ours, as for the other 2-objective MuJoCo envs"),
+    "morl/treasure-corridor-v0": EnvDefaults(
+        (0.0, -6.0),
+        0.99,
+        True,
+        "ours: no treasure; tighter than reward bounds x horizon (0, -20): no episode lasts more than 5 steps",
+        (_TREASURE, _TIME),
+    ),
+    "deep-sea-treasure-v0": EnvDefaults((0.0, -25.0), 0.99, True, _DST, (_TREASURE, _TIME)),
+    "deep-sea-treasure-concave-v0": EnvDefaults((0.0, -25.0), 0.99, True, _DST, (_TREASURE, _TIME)),
+    "deep-sea-treasure-mirrored-v0": EnvDefaults((0.0, -25.0), 0.99, True, _DST, (_TREASURE, _TIME)),
+    "resource-gathering-v0": EnvDefaults(
+        (-1.0, -1.0, -1.0),
+        0.99,
+        True,
+        "ours: one enemy hit, no gold, no gem; tighter than reward bounds x horizon (-100, 0, 0): a hit ends the "
+        "episode, so no return is below -1",
+        ("enemy", "gold", "gem"),
+    ),
+    "fruit-tree-v0": EnvDefaults(
+        (0.0,) * 6,
+        0.99,
+        True,
+        f"{_MORLB}: nutrients are >= 0",
+        ("protein", "carbs", "fats", "vitamins", "minerals", "water"),
+    ),
+    "minecart-v0": EnvDefaults((-1.0, -1.0, -200.0), 0.98, True, _MINECART, ("ore 1", "ore 2", "fuel")),
+    "minecart-deterministic-v0": EnvDefaults((-1.0, -1.0, -200.0), 0.98, True, _MINECART, ("ore 1", "ore 2", "fuel")),
+    "minecart-rgb-v0": EnvDefaults((-1.0, -1.0, -200.0), 0.98, True, _MINECART, ("ore 1", "ore 2", "fuel")),
+    "four-room-v0": EnvDefaults(
+        (-1.0, -1.0, -1.0),
+        0.99,
+        False,
+        "ours: items collected are >= 0",
+        ("blue square", "green triangle", "red circle"),
+    ),
+    "mo-mountaincar-v0": EnvDefaults((-201.0, -201.0, -201.0), 0.99, False, _OURS, ("time", "reverse", "forward")),
+    "mo-mountaincar-3d-v0": EnvDefaults((-201.0, -201.0, -201.0), 0.99, False, _OURS, ("time", "move", "speed")),
+    "mo-mountaincar-timemove-v0": EnvDefaults((-201.0, -201.0), 0.99, False, _OURS, ("time", "move")),
+    "mo-mountaincar-timespeed-v0": EnvDefaults((-201.0, -201.0), 0.99, False, _OURS, ("time", "speed")),
+    # Was (-110, -110) ("100 goal bonus"): but MO-Gymnasium's version has no goal bonus, time is -1 a step until
+    # the goal and fuel -a^2 >= -1, so any episode over 110 steps scored nothing.
+    "mo-mountaincarcontinuous-v0": EnvDefaults(
+        (-1000.0, -1000.0), 0.99, False, f"{_OURS}: -1 and -a^2 >= -1 per step, 999 steps, minus 1", ("time", "fuel")
+    ),
+    "mo-lunar-lander-v3": EnvDefaults(
+        (-101.0, -1001.0, -101.0, -101.0),
+        0.99,
+        False,
+        _MORLB,
+        ("landing", "shaping", "main engine fuel", "side engine fuel"),
+    ),
+    "mo-lunar-lander-continuous-v3": EnvDefaults(
+        (-101.0, -1001.0, -101.0, -101.0),
+        0.99,
+        False,
+        _MORLB,
+        ("landing", "shaping", "main engine fuel", "side engine fuel"),
+    ),
+    # v4 control cost is 0.1 x sum(a^2) <= 0.6 a step: MORL-Baselines' -100 would score nothing past 0.1 a step.
+    "mo-halfcheetah-v4": EnvDefaults(
+        (-100.0, -601.0),
+        0.99,
+        False,
+        f"ours: velocity {_MORLB} ({_MUJOCO_SPEED}); control cost 0.1 x sum(a^2) <= 0.6 per step x 1000 steps, "
+        "minus 1 (MORL-Baselines' -100 scores nothing above 0.1 per step; random play spends 0.2)",
+        _VEL_COST,
+    ),
+    "mo-halfcheetah-v5": EnvDefaults(
+        (-100.0, -6001.0),
+        0.99,
+        False,
+        f"ours: velocity as MORL-Baselines' v4 ({_MUJOCO_SPEED}); v5's control cost is sum(a^2) <= 6 per step x "
+        "1000 steps, minus 1",
+        _VEL_COST,
+    ),
+    "mo-hopper-2d-v4": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL, ("velocity", "height")),
+    "mo-hopper-2obj-v5": EnvDefaults(
+        (-100.0, -100.0), 0.99, False, f"ours: {_CMORL}' v4 value, same objectives in v5", ("velocity", "height")
+    ),
+    "mo-hopper-v4": EnvDefaults(
+        (-100.0, -100.0, -2001.0),
+        0.99,
+        False,
+        f"ours: velocity and height {_CMORL}; control cost 1 - sum(a^2) >= -2 per step (3 joints) x 1000 steps, "
+        "minus 1 (C-MORL's -100 scores nothing for a hopper that lives and acts hard)",
+        ("velocity", "height", "control cost"),
+    ),
+    "mo-hopper-v5": EnvDefaults(
+        (-100.0, -100.0, -2001.0),
+        0.99,
+        False,
+        f"ours: velocity and height {_CMORL}' v4 value; control cost 1 - sum(a^2) >= -2 per step (3 joints) x "
+        "1000 steps, minus 1",
+        ("velocity", "height", "control cost"),
+    ),
+    "mo-ant-2d-v4": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL, ("x velocity", "y velocity")),
+    "mo-ant-2obj-v5": EnvDefaults(
+        (-100.0, -100.0), 0.99, False, f"ours: {_CMORL}' v4 value, same objectives in v5", ("x velocity", "y velocity")
+    ),
+    "mo-ant-v4": EnvDefaults(
+        (-100.0, -100.0, -7001.0),
+        0.99,
+        False,
+        f"ours: velocities {_CMORL}; control cost 1 - sum(a^2) >= -7 per step (8 joints) x 1000 steps, minus 1 "
+        "(C-MORL's -100 scores nothing for an ant that lives past ~60 random steps)",
+        ("x velocity", "y velocity", "control cost"),
+    ),
+    "mo-ant-v5": EnvDefaults(
+        (-100.0, -100.0, -7101.0),
+        0.99,
+        False,
+        f"ours: velocities {_CMORL}' v4 value; control cost 1 - sum(a^2) >= -7 per step (8 joints), less v5's "
+        "contact cost (<= 5e-4 x 84 clipped forces, 0.042), x 1000 steps, rounded down",
+        ("x velocity", "y velocity", "control cost"),
+    ),
+    "mo-humanoid-v4": EnvDefaults((-100.0, -100.0), 0.99, False, _CMORL, _VEL_COST),
+    "mo-humanoid-v5": EnvDefaults(
+        (-100.0, -100.0), 0.99, False, f"ours: {_CMORL}' v4 value, same objectives in v5", _VEL_COST
+    ),
+    "mo-walker2d-v4": EnvDefaults(
+        (-100.0, -5001.0),
+        0.99,
+        False,
+        f"ours: velocity ({_MUJOCO_SPEED}); control cost 1 - sum(a^2) >= -5 per step (6 joints) x 1000 steps, minus 1",
+        _VEL_COST,
+    ),
+    "mo-walker2d-v5": EnvDefaults(
+        (-100.0, -5001.0),
+        0.99,
+        False,
+        f"ours: velocity ({_MUJOCO_SPEED}); control cost 1 - sum(a^2) >= -5 per step (6 joints) x 1000 steps, minus 1",
+        _VEL_COST,
+    ),
+    "mo-swimmer-v4": EnvDefaults(
+        (-100.0, -2001.0),
+        0.99,
+        False,
+        f"ours: velocity ({_MUJOCO_SPEED}); control cost sum(a^2) <= 2 per step x 1000 steps, minus 1",
+        _VEL_COST,
+    ),
+    "mo-swimmer-v5": EnvDefaults(
+        (-100.0, -2001.0),
+        0.99,
+        False,
+        f"ours: velocity ({_MUJOCO_SPEED}); control cost sum(a^2) <= 2 per step x 1000 steps, minus 1",
+        _VEL_COST,
+    ),
 }
 
 
@@ -118,7 +249,7 @@ class _MOAsyncVectorEnv(MOAsyncVectorEnv):
 
 def registered_ids() -> list[str]:
     """Ids of every registered multi-objective env (MO-Gymnasium's and ours under ``morl/``)."""
-    import envs  # noqa: F401  (registers the morl/ namespace)
+    import morl.builtin_envs  # noqa: F401  (the repo's envs/: registers the morl/ namespace)
 
     return sorted(
         env_id
@@ -147,24 +278,28 @@ def _import_path(path: str) -> Any:
 
 
 def env_factory(spec: EnvSpec, **kwargs: Any) -> Callable[[], gym.Env]:
-    """A zero-argument callable building a fresh env for ``spec`` (id, ``module:attr`` or callable)."""
+    """A zero-argument callable building a fresh env for ``spec`` (id, ``module:attr`` or callable).
+
+    An env that draws from NumPy's or Python's process-wide generator gets its own, seeded by its
+    ``reset(seed=...)`` (:func:`morl.seeding.isolate`).
+    """
     if isinstance(spec, gym.Env):
         raise TypeError("an env instance cannot be copied; pass an id or a callable to build several")
     if callable(spec):
-        return lambda: spec(**kwargs)
+        return lambda: seeding.isolate(spec(**kwargs))
     if not isinstance(spec, str):
         raise TypeError(f"env must be an id, 'module:attr', a callable or a gymnasium.Env, got {type(spec).__name__}")
-    import envs  # noqa: F401  (registers the morl/ namespace)
+    import morl.builtin_envs  # noqa: F401  (the repo's envs/: registers the morl/ namespace)
 
     if spec in gym.registry:
-        return lambda: mo_gym.make(spec, **kwargs)
+        return lambda: seeding.isolate(mo_gym.make(spec, **kwargs))
     if ":" in spec:
         target = _import_path(spec)
         if isinstance(target, str) and target in gym.registry:
-            return lambda: mo_gym.make(target, **kwargs)
+            return lambda: seeding.isolate(mo_gym.make(target, **kwargs))
         if not callable(target):
             raise ValueError(f"{spec!r} is not callable; it must be an env class or a function returning an env")
-        return lambda: target(**kwargs)
+        return lambda: seeding.isolate(target(**kwargs))
     raise ValueError(f"unknown env {spec!r}; registered ids: {', '.join(registered_ids())} (or give 'module:Class')")
 
 
@@ -194,8 +329,8 @@ def make(
     """A vector env of ``num_envs`` copies whose ``step`` rewards have shape ``(num_envs, m)``.
 
     Env ``i`` is seeded with ``seed + i`` (first reset), or with ``seed[i]`` when ``seed`` is a
-    sequence, so runs with the same seed repeat, except for envs that draw from NumPy's global
-    generator (minecart in mo-gymnasium 1.3.2).
+    sequence, so runs with the same seed repeat, in this process or another: envs that draw from
+    a process-wide generator get their own (:mod:`morl.seeding`).
     The env is checked with :func:`check_env` first, so a broken env fails here, by name.
     """
     if num_envs < 1:
@@ -288,7 +423,13 @@ def check_env(env: Any, steps: int = 50) -> None:
 
 
 def defaults_for(spec: EnvSpec, env: gym.Env | None = None) -> EnvDefaults | None:
-    """Registered defaults for ``spec``, or a worst-case reference point from reward bounds, or None."""
+    """Registered defaults for ``spec``, or a worst-case reference point from reward bounds, or None.
+
+    The worst case is ``min(reward_space.low x horizon, 0) - 1`` per objective, for finite
+    ``reward_space.low``. The horizon is the time limit (``max_episode_steps``) or, without one,
+    the longest of a few seeded random-policy episodes: the same env always gets the same point,
+    and its ``source`` says which horizon it used. None when ``reward_space.low`` is not finite.
+    """
     if isinstance(spec, str) and spec in DEFAULTS:
         return DEFAULTS[spec]
     env = env if env is not None else make_env(spec)
@@ -296,11 +437,18 @@ def defaults_for(spec: EnvSpec, env: gym.Env | None = None) -> EnvDefaults | Non
     if isinstance(registered, EnvDefaults):
         return registered
     space = env.unwrapped.reward_space
+    if not np.all(np.isfinite(space.low)):
+        return None
     horizon = env.spec.max_episode_steps if env.spec is not None else None
-    if horizon and np.all(np.isfinite(space.low)):
-        lower = np.minimum(space.low.astype(np.float64) * horizon, 0.0) - 1.0
-        return EnvDefaults(tuple(lower.tolist()), 0.99, hasattr(env.unwrapped, "pareto_front"), _OURS)
-    return None
+    if horizon:
+        how = f"{horizon} steps (time limit)"
+    else:
+        _, lengths = _random_episodes(env)
+        horizon = int(lengths.max())
+        how = f"{horizon} steps (longest of {len(lengths)} random episodes, each cut at {_ROLLOUT_STEPS})"
+    lower = np.minimum(space.low.astype(np.float64) * horizon, 0.0) - 1.0
+    source = f"derived: min(reward_space.low x {how}, 0) - 1"
+    return EnvDefaults(tuple(lower.tolist()), 0.99, hasattr(env.unwrapped, "pareto_front"), source)
 
 
 def true_front(env: gym.Env, gamma: float = 1.0) -> np.ndarray | None:
@@ -325,23 +473,37 @@ def true_front(env: gym.Env, gamma: float = 1.0) -> np.ndarray | None:
         return None
 
 
-def _random_nadir(env: gym.Env, episodes: int = 5, max_steps: int = 1000) -> tuple[np.ndarray, str]:
-    """A reference point below what a random policy gets: the nadir of its episode returns minus 1.
+_ROLLOUT_EPISODES, _ROLLOUT_STEPS = 5, 1000
 
-    The last resort for an env with neither a registered reference point nor finite reward
-    bounds and a time limit; episodes cut at ``max_steps`` count with their partial return.
+
+def _random_episodes(
+    env: gym.Env, episodes: int = _ROLLOUT_EPISODES, max_steps: int = _ROLLOUT_STEPS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns ``(episodes, m)`` and lengths ``(episodes,)`` of random-policy episodes, seeded 0, 1, ...
+
+    Episodes cut at ``max_steps`` count with their partial return and length ``max_steps``.
     """
-    m = reward_dim(env)
-    returns = np.zeros((episodes, m))
+    returns = np.zeros((episodes, reward_dim(env)))
+    lengths = np.zeros(episodes, dtype=np.int64)
     env.action_space.seed(0)
     for episode in range(episodes):
         env.reset(seed=episode)
         for _ in range(max_steps):
             _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
             returns[episode] += np.asarray(reward, dtype=np.float64)
+            lengths[episode] += 1
             if terminated or truncated:
                 break
-    source = f"derived: nadir of {episodes} random-policy episodes (<= {max_steps} steps) minus 1"
+    return returns, lengths
+
+
+def _random_nadir(env: gym.Env) -> tuple[np.ndarray, str]:
+    """A reference point below what a random policy gets: the nadir of its episode returns minus 1.
+
+    The last resort for an env with neither a registered reference point nor finite reward bounds.
+    """
+    returns, _ = _random_episodes(env)
+    source = f"derived: nadir of {len(returns)} random-policy episodes (<= {_ROLLOUT_STEPS} steps) minus 1"
     return returns.min(axis=0) - 1.0, source
 
 
@@ -350,8 +512,10 @@ def task(spec: EnvSpec, ref_point: Sequence[float] | np.ndarray | None = None, *
 
     ``kwargs`` go to the env's constructor. ``ref_point`` replaces the registered one.
 
-    An env with no registered reference point (nor one derivable from its reward bounds and
-    time limit) gets one derived from random rollouts; the task's ``ref_source`` says so.
+    An env with no registered reference point gets one derived from its reward bounds and
+    horizon, or else from random rollouts (:func:`defaults_for`); the task's ``ref_source``
+    says which. Objective names come from the env (``unwrapped.objective_names``) or from its
+    registered defaults.
 
     Raises:
         ValueError: the env cannot be built.
@@ -371,6 +535,9 @@ def task(spec: EnvSpec, ref_point: Sequence[float] | np.ndarray | None = None, *
     else:
         ref, source = _random_nadir(probe)
     gamma = defaults.gamma if defaults is not None else 0.99
+    names = getattr(probe.unwrapped, "objective_names", None)
+    if names is None and defaults is not None and defaults.names is not None and len(defaults.names) == m:
+        names = defaults.names  # registered names fit the preset; kwargs that change m drop them
     instance = isinstance(spec, gym.Env)
 
     def evaluator(predict: Any, preference: np.ndarray, episodes: int, seed: int | None) -> Any:
@@ -391,6 +558,7 @@ def task(spec: EnvSpec, ref_point: Sequence[float] | np.ndarray | None = None, *
         action_space=probe.action_space,
         ref_point=ref,
         ref_source=source,
+        objective_names=names,
         gamma=gamma,
         true_front=true_front(probe, gamma=1.0) if defaults is None or defaults.has_true_front else None,
         env_kwargs=dict(kwargs),

@@ -1,13 +1,17 @@
-"""Small network pieces shared by the torch agents: MLPs (single and stacked) and a saved running normaliser."""
+"""Small network pieces shared by the torch agents: MLPs and NatureCNN encoders (single and stacked), and a
+saved running normaliser."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
 
+import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.torch_layers import NatureCNN
 from torch import nn
+from torch.nn import functional as F
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_gain: float = 1.0) -> nn.Sequential:
@@ -53,6 +57,65 @@ def stacked_mlp(members: int, in_dim: int, hidden: tuple[int, ...], out_dim: int
         last = width
     layers.append(StackedLinear(members, last, out_dim, out_gain))
     return nn.Sequential(*layers)
+
+
+class StackedConv2d(nn.Module):
+    """``members`` independent ``nn.Conv2d`` layers as one grouped convolution: (B, P * in, H, W) -> (B, P * out, h, w).
+
+    ``weight`` is (P, out, in, k, k) and ``bias`` (P, out), so slice ``p`` is an ``nn.Conv2d``'s state.
+    """
+
+    def __init__(self, members: int, in_channels: int, out_channels: int, kernel_size: int, stride: int,
+                 gain: float) -> None:  # fmt: skip
+        super().__init__()
+        self.members, self.stride = members, stride
+        self.weight = nn.Parameter(torch.empty(members, out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(members, out_channels))
+        for member in self.weight.data:
+            nn.init.orthogonal_(member, gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight.flatten(0, 1), self.bias.flatten(), self.stride, groups=self.members)
+
+
+def nature_cnn(image_shape: tuple[int, ...], features_dim: int = 512) -> NatureCNN:
+    """Stable-Baselines3's ``NatureCNN`` for channels-first uint8 images of ``image_shape``, input scaled to [0, 1].
+
+    Orthogonal init with gain sqrt(2), as SB3's ``ActorCriticPolicy`` gives its features extractor.
+    """
+    cnn = NatureCNN(gym.spaces.Box(0, 255, image_shape, dtype=np.uint8), features_dim)
+    for module in cnn.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            nn.init.orthogonal_(module.weight, np.sqrt(2))
+            nn.init.zeros_(module.bias)
+    return cnn
+
+
+class StackedNatureCNN(nn.Module):
+    """:func:`nature_cnn` for a population: (P, B, C, H, W) in [0, 1] -> (P, B, features_dim).
+
+    The same layers, init and state-dict keys (``cnn.0``, ``cnn.2``, ``cnn.4``, ``linear.0``) as
+    SB3's ``NatureCNN``, with a leading member dimension: member ``p`` is ``{k: v[p]}``.
+    """
+
+    def __init__(self, members: int, image_shape: tuple[int, ...], features_dim: int = 512) -> None:
+        super().__init__()
+        gain = float(np.sqrt(2))
+        channels, height, width = image_shape
+        self.cnn = nn.Sequential(
+            StackedConv2d(members, channels, 32, 8, 4, gain), nn.ReLU(),
+            StackedConv2d(members, 32, 64, 4, 2, gain), nn.ReLU(),
+            StackedConv2d(members, 64, 64, 3, 1, gain), nn.ReLU(),
+        )  # fmt: skip
+        with torch.no_grad():
+            n_flatten = self.cnn(torch.zeros(1, members * channels, height, width)).numel() // members
+        self.linear = nn.Sequential(StackedLinear(members, n_flatten, features_dim, gain), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pop, batch = x.shape[:2]
+        grouped = x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])  # (B, P * C, H, W): member p's channels in block p
+        out = self.cnn(grouped).reshape(batch, pop, -1).transpose(0, 1)  # (P, B, 64 * h * w), SB3's flatten order
+        return self.linear(out)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -105,12 +107,9 @@ def plot_front(
     if m < 2:
         raise ValueError(f"plot_front needs at least 2 objectives, got {m}")
     arrays = {label: arr if arr.shape[1] else np.empty((0, m)) for label, arr in arrays.items()}
-    if objective_names is None:
-        names = [f"objective {i + 1}" for i in range(m)]
-    else:
-        names = [str(name) for name in objective_names]
-        if len(names) != m:
-            raise ValueError(f"objective_names has {len(names)} names but the fronts have {m} objectives")
+    if objective_names is not None and len(objective_names) != m:
+        raise ValueError(f"objective_names has {len(objective_names)} names but the fronts have {m} objectives")
+    names = objective_labels(objective_names, m)
 
     colors = dict(zip(arrays, _colors(len(arrays)), strict=True))
     if m == 2:
@@ -383,6 +382,67 @@ def _save(fig: Figure, stem: Path, formats: Iterable[str]) -> list[Path]:
     return written
 
 
+PLOT_STEMS = ("front", "hypervolume")
+PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
+
+
+def objective_labels(names: Sequence[str] | None, m: int) -> list[str]:
+    """Axis and table labels of ``m`` objectives: the env's names when there are ``m`` of them, else ``objective i``."""
+    if names is not None and len(names) == m:
+        return [str(name) for name in names]
+    return [f"objective {i + 1}" for i in range(m)]
+
+
+def default_out_dir(run_dirs: Sequence[str | os.PathLike]) -> Path:
+    """Where :func:`plot_runs` writes without ``out_dir``: ``RUN/plots`` for one run, ``./plots`` for several."""
+    return Path(run_dirs[0]) / PLOTS_DIR if len(run_dirs) == 1 else Path.cwd() / PLOTS_DIR
+
+
+def existing_plots(out_dir: str | os.PathLike) -> list[Path]:
+    """The plot files (``front*``/``hypervolume*`` images) a directory already holds, sorted; [] if none."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    return sorted(
+        p
+        for p in out.iterdir()
+        if p.is_file() and p.stem.startswith(PLOT_STEMS) and p.suffix.lstrip(".").lower() in PLOT_FORMATS
+    )
+
+
+def env_key(config: Mapping[str, Any]) -> tuple[str, str]:
+    """What makes two runs' envs the same: the env id (or ``module:Class``) and its ``env_kwargs``."""
+    kwargs = config.get("env_kwargs") or {}
+    return str(config.get("env")), json.dumps(storage.to_jsonable(kwargs), sort_keys=True, default=str)
+
+
+def _kwargs_text(kwargs: str) -> str:
+    """``env_kwargs`` as ``key=value,...`` (JSON values), '' for none."""
+    items = json.loads(kwargs)
+    if not isinstance(items, dict):
+        return kwargs
+    return ",".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in items.items())
+
+
+def _env_title(key: tuple[str, str]) -> str:
+    env, kwargs = key
+    return env if kwargs == "{}" else f"{env} ({_kwargs_text(kwargs)})"
+
+
+def _env_slugs(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """File-name-safe, distinct names of the envs: the id, then the kwargs, then a counter if still equal."""
+    slugs: dict[tuple[str, str], str] = {}
+    for key in keys:
+        env, kwargs = key
+        text = env if kwargs == "{}" else f"{env}-{_kwargs_text(kwargs)}"
+        slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_.")[:80] or "env"
+        base, n = slug, 2
+        while slug in slugs.values():
+            slug, n = f"{base}-{n}", n + 1
+        slugs[key] = slug
+    return slugs
+
+
 def plot_runs(
     run_dirs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike | None = None,
@@ -390,15 +450,20 @@ def plot_runs(
 ) -> list[Path]:
     """Write ``front.<fmt>`` and, if any run has metrics rows, ``hypervolume.<fmt>`` for the given runs.
 
-    Several runs share each figure, labelled ``algo-env-seed``. Output goes to ``out_dir``, by
-    default ``RUN/plots`` for a single run and ``./plots`` for several. The front plot is skipped
-    (with a warning) only when no run says how many objectives it has.
+    Runs of one env (the same ``env`` and ``env_kwargs`` in ``config.json``) share each figure,
+    labelled ``algo-env-seed``. Runs of different envs are never overlaid, even with as many
+    objectives: each env gets its own figures, ``front-<env>.<fmt>`` and ``hypervolume-<env>.<fmt>``.
+    Axes carry the env's objective names (``objective_names`` in ``config.json``) when it has them.
+    Output goes to ``out_dir``, by default ``RUN/plots`` for a single run and ``./plots`` for several;
+    existing files of the same name are replaced (the ``morl plot`` command refuses that unless
+    ``--force``). The front plot is skipped (with a warning) only when no run says how many
+    objectives it has.
 
     Returns:
-        The written files, front first.
+        The written files, env by env, front first.
 
     Raises:
-        ValueError: no runs, an unreadable run directory, or runs with different numbers of objectives.
+        ValueError: no runs, an unreadable run directory, or runs of one env with different numbers of objectives.
     """
     if isinstance(run_dirs, str | os.PathLike):
         run_dirs = [run_dirs]
@@ -408,29 +473,37 @@ def plot_runs(
     if not formats:
         raise ValueError("plot_runs needs at least one output format")
     runs = [load_run(d) for d in run_dirs]
-    counts = {str(run.path): run.num_objectives for run in runs if run.num_objectives is not None}
-    if len(set(counts.values())) > 1:
-        raise ValueError(f"runs have different numbers of objectives and cannot share a plot: {counts}")
-    if out_dir is None:
-        out_dir = runs[0].path / PLOTS_DIR if len(runs) == 1 else Path.cwd() / PLOTS_DIR
-    out = Path(out_dir)
+    groups: dict[tuple[str, str], list[RunData]] = {}
+    for run in runs:
+        groups.setdefault(env_key(run.config), []).append(run)
+    for key, group in groups.items():
+        counts = {str(run.path): run.num_objectives for run in group if run.num_objectives is not None}
+        if len(set(counts.values())) > 1:
+            raise ValueError(
+                f"runs of env {_env_title(key)} have different numbers of objectives and cannot share a plot: {counts}"
+            )
+    out = Path(out_dir) if out_dir is not None else default_out_dir([run.path for run in runs])
     out.mkdir(parents=True, exist_ok=True)
-
-    labels = _unique_labels(runs)
-    envs = {str(run.config.get("env")) for run in runs if run.config.get("env") is not None}
-    where = f": {next(iter(envs))}" if len(envs) == 1 else ""
+    slugs = _env_slugs(list(groups))
     written: list[Path] = []
+    for key, group in groups.items():
+        suffix = "" if len(groups) == 1 else f"-{slugs[key]}"
+        written += _plot_env(group, _env_title(key), out, suffix, formats)
+    return written
 
-    m = next(iter(counts.values()), None)
+
+def _plot_env(runs: Sequence[RunData], env: str, out: Path, suffix: str, formats: Sequence[str]) -> list[Path]:
+    """The front and hypervolume figures of the runs of one env, named ``front<suffix>`` and ``hypervolume<suffix>``."""
+    labels = _unique_labels(runs)
+    written: list[Path] = []
+    m = next((run.num_objectives for run in runs if run.num_objectives is not None), None)
     if m is None:
-        warnings.warn(f"no front plot: the runs {[str(r.path) for r in runs]} have no points yet", stacklevel=2)
+        warnings.warn(f"no front plot: the runs {[str(r.path) for r in runs]} have no points yet", stacklevel=3)
     else:
         names = next((run.objective_names for run in runs if run.objective_names is not None), None)
-        if names is not None and len(names) != m:
-            names = None
         fronts = {label: run.values for label, run in zip(labels, runs, strict=True)}
-        fig = plot_front(fronts, _shared_true_front(runs), names, title=f"Pareto front{where}")
-        written += _save(fig, out / "front", formats)
+        fig = plot_front(fronts, _shared_true_front(runs), objective_labels(names, m), title=f"Pareto front: {env}")
+        written += _save(fig, out / f"front{suffix}", formats)
         fig.clear()
 
     curves = {}
@@ -441,7 +514,7 @@ def plot_runs(
     if curves:
         units = {run.budget_unit for run in runs}
         x_label = "environment steps" if units == {"env_steps"} else " / ".join(sorted(units)).replace("_", " ")
-        fig = plot_hypervolume(curves, title=f"Hypervolume{where}", x_label=x_label)
-        written += _save(fig, out / "hypervolume", formats)
+        fig = plot_hypervolume(curves, title=f"Hypervolume: {env}", x_label=x_label)
+        written += _save(fig, out / f"hypervolume{suffix}", formats)
         fig.clear()
     return written

@@ -46,12 +46,17 @@ class RolloutCollector:
         self._resetting: np.ndarray | None = None
         self._discounted: np.ndarray | None = None  # running discounted return per sub-env
 
+    def restart(self) -> None:
+        """Forget the per-sub-env state: the next rollout resets the env (after a checkpoint boundary)."""
+        self._obs = self._resetting = self._discounted = None
+
     @torch.no_grad()
     def collect(self, env: gym.vector.VectorEnv) -> Rollout:
         """``n_steps`` steps of every sub-env; the env keeps its state between rollouts.
 
-        The rollout (shapes ``(T, P, N, ...)``) stores the *normalised* policy inputs, so the
-        update sees exactly what the policy saw when acting (probability ratios start at 1).
+        The rollout (shapes ``(T, P, N, ...)``) stores the *normalised* policy inputs (uint8 for
+        images, which are not normalised), so the update sees exactly what the policy saw when
+        acting (probability ratios start at 1).
         Normalisation statistics are folded in once per rollout, after it; rewards are divided
         by the running std of each objective's discounted return (per member and objective).
         """
@@ -71,10 +76,17 @@ class RolloutCollector:
         terminated_buf = np.empty((steps, total), dtype=bool)
         truncated_buf = np.empty((steps, total), dtype=bool)
         valid_buf = np.empty((steps, total), dtype=bool)
+        keep_raw = normalize_obs and policy.obs_norm is not None  # raw vectors feed the statistics after the rollout
+        # images: value each step from the CNN features acting computed, rather than encode every frame again
+        value_per_step = policy.encoder is not None
+        value_buf = []
         for t in range(steps):
-            raw = torch.as_tensor(self._obs, device=dev).reshape(pop, n, -1).float()
-            x = policy.obs_norm(raw) if normalize_obs else raw
-            action, log_prob = policy.sample(x)
+            raw = policy.preprocess(self._obs, normalize=False)  # (P, N, D) floats or (P, N, C, H, W) uint8
+            x = policy.normalize(raw, normalize_obs)
+            features = policy.encode(x)
+            action, log_prob = policy.sample(features)
+            if value_per_step:
+                value_buf.append(policy.critic(features))
             env_action = policy.to_env(action.reshape(-1, *action.shape[2:]), act_space)  # (P * N, ...)
             next_obs, reward, terminated, truncated, _ = env.step(env_action)
             reward = np.asarray(reward, dtype=np.float64).reshape(total, m)
@@ -86,18 +98,22 @@ class RolloutCollector:
             discounted[t] = self._discounted
             ended = (terminated | truncated) & valid
             self._discounted[ended] = 0.0
-            raw_obs.append(raw)
+            if keep_raw:
+                raw_obs.append(raw)
             obs_buf.append(x)
             act_buf.append(action)
             logp_buf.append(log_prob)
             rewards[t], terminated_buf[t], truncated_buf[t], valid_buf[t] = reward, terminated, truncated, valid
             self._resetting = ended
             self._obs = next_obs
-        raw = torch.as_tensor(self._obs, device=dev).reshape(pop, n, -1).float()
-        obs = torch.stack(obs_buf)  # (T, P, N, D)
+        last = policy.preprocess(self._obs, normalize_obs)
+        obs = torch.stack(obs_buf)  # (T, P, N, D) or (T, P, N, C, H, W)
         valid = torch.as_tensor(valid_buf, device=dev).reshape(steps, pop, n)
         scale = policy.return_norm.std.cpu().numpy() if normalize_returns else np.ones((pop, m))
-        values = policy.critic(by_member(obs)).reshape(pop, steps, n, m).transpose(0, 1)  # one batched pass
+        if value_per_step:
+            values = torch.stack(value_buf)  # (T, P, N, m)
+        else:  # one batched pass over the vectors
+            values = policy.critic(by_member(obs)).reshape(pop, steps, n, m).transpose(0, 1)
         rewards = rewards.reshape(steps, pop, n, m) / scale[:, None]
         rollout = Rollout(
             obs=obs,
@@ -108,10 +124,10 @@ class RolloutCollector:
             terminated=torch.as_tensor((terminated_buf & valid_buf).reshape(steps, pop, n), device=dev),
             truncated=torch.as_tensor((truncated_buf & valid_buf).reshape(steps, pop, n), device=dev),
             valid=valid,
-            next_value=policy.critic(policy.obs_norm(raw) if normalize_obs else raw),
+            next_value=policy.critic(policy.encode(last)),
         )
         members_valid = valid.transpose(0, 1).reshape(pop, -1)
-        if normalize_obs:
+        if keep_raw:
             policy.obs_norm.update(by_member(torch.stack(raw_obs)), members_valid)
         if normalize_returns:
             stacked = torch.as_tensor(discounted.reshape(steps, pop, n, m), device=dev)

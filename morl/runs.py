@@ -19,10 +19,13 @@ same columns in every row.
 from __future__ import annotations
 
 import csv
+import fcntl
 import importlib.metadata
+import io
 import json
 import os
 import platform
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +44,10 @@ METRICS_FILE = "metrics.csv"
 TRAIN_FILE = "train.csv"
 ARCHIVE_DIR = "archive"
 CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_ARCHIVE = "archive"  # checkpoints/archive: the archive as it was at the last checkpoint
+LOCK_FILE = ".lock"
+IDENTITY_KEYS = ("algo", "seed", "hparams", "kind", "env", "env_kwargs", "num_objectives", "ref_point")
+PLACEMENT_KEYS = ("executor", "workers", "ray_address")  # where jobs run, not what is trained: may change on resume
 PLOTS_DIR = "plots"
 AGENT_STATE = "agent"  # checkpoints/agent.json + agent.<generation>.safetensors
 EVAL_COLUMNS = (
@@ -139,6 +146,7 @@ class Run:
     diagnostics: tuple[str, ...] = ()
     use_tensorboard: bool = True
     _logger: Logger | None = field(default=None, init=False, repr=False)
+    _lock: Any = field(default=None, init=False, repr=False)
     _start: float = field(default_factory=time.perf_counter, init=False)
     _elapsed_before: float = field(default=0.0, init=False)
 
@@ -168,11 +176,17 @@ class Run:
         diagnostics: Sequence[str] = (),
         use_tensorboard: bool = True,
     ) -> Run:
-        """Create (or reopen, to resume) a run directory and its sub-directories."""
+        """Create (or reopen, to resume) a run directory and hold it until :meth:`close`.
+
+        A directory is held by one process at a time (:class:`RunInUse` otherwise); the lock of
+        a process that died is taken over.
+        """
         if budget_unit not in BUDGET_UNITS:
             raise ValueError(f"budget_unit must be one of {BUDGET_UNITS}, got {budget_unit!r}")
         run = cls(Path(path), task, budget_unit, tuple(diagnostics), use_tensorboard)
-        for sub in (run.path, run.archive_dir, run.checkpoint_dir, run.plots_dir):
+        run.path.mkdir(parents=True, exist_ok=True)
+        run._lock = _hold(run.path / LOCK_FILE)
+        for sub in (run.archive_dir, run.checkpoint_dir, run.plots_dir):
             sub.mkdir(parents=True, exist_ok=True)
         rows = read_metrics(run.path)
         if len(rows.get("wall_time", [])):
@@ -183,6 +197,61 @@ class Run:
         """Write ``config.json``: the caller's record plus the task's, the budget unit and package versions."""
         full = {**record, **self.task.record(), "budget_unit": self.budget_unit, "versions": package_versions()}
         storage.atomic_write_json(self.path / CONFIG_FILE, full)
+
+    def bind(self, identity: Mapping[str, Any]) -> None:
+        """Tie this directory to one training: write its config, or refuse a different one.
+
+        ``identity`` is the agent's algorithm, seed and hyperparameters; the task's record is
+        added. Reopening a directory with any of them changed would mix two trainings in one
+        archive and one metrics file, so it fails in one line naming what differs.
+        """
+        record = {**identity, **self.task.record()}
+        if not (self.path / CONFIG_FILE).exists():
+            self.write_config({**identity, "budget": None})
+            return
+        saved = read_config(self.path)
+        changed = [key for key in IDENTITY_KEYS if _comparable(key, saved.get(key)) != _comparable(key, record[key])]
+        differ = [key for key in changed if key in saved]
+        if differ:
+            detail = "; ".join(_difference(key, saved[key], record[key]) for key in differ)
+            raise ValueError(
+                f"run directory {self.path} holds another training ({detail}); resume it unchanged "
+                "(a larger budget is allowed) or train into a new directory"
+            )
+
+    def record_budget(self, budget: int, spent: int) -> None:
+        """Record the budget a ``learn`` call aims at; a larger one than before extends the run.
+
+        Each extension is appended to ``budget_history`` in ``config.json``. A budget below what
+        the run already recorded is refused: the run has spent (or planned) more than that.
+        """
+        config = read_config(self.path)
+        previous = config.get("budget")
+        if previous is not None and budget < int(previous):
+            raise ValueError(
+                f"run directory {self.path} has a budget of {int(previous):,} {self.budget_unit} ({spent:,} spent); "
+                f"give total_timesteps >= {int(previous):,} to continue it, or train into a new directory"
+            )
+        if previous is not None and budget == int(previous):
+            return
+        config["budget"] = int(budget)
+        if previous is not None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            extension = {"from": int(previous), "to": int(budget), "spent": int(spent), "time": stamp}
+            config.setdefault("budget_history", []).append(extension)
+        storage.atomic_write_json(self.path / CONFIG_FILE, config)
+
+    def rewind(self, spent: int) -> None:
+        """Drop metric and diagnostic rows logged after the checkpoint being resumed (``spent`` budget).
+
+        A killed run may have logged beyond its last checkpoint; the resumed run logs that stretch
+        again, so without the rewind those rows would appear twice.
+        """
+        for name in (METRICS_FILE, TRAIN_FILE):
+            _truncate_rows(self.path / name, self.budget_unit, spent)
+        rows = read_metrics(self.path)
+        self._elapsed_before = float(rows["wall_time"][-1]) if len(rows.get("wall_time", [])) else 0.0
+        self._start = time.perf_counter()
 
     @property
     def wall_time(self) -> float:
@@ -234,8 +303,13 @@ class Run:
         logger.dump(int(env_steps if self.budget_unit == "env_steps" else gradient_steps))
 
     def save_checkpoint(self, archive: ParetoArchive, state: dict[str, Any]) -> None:
-        """Archive first, then the agent's state, each atomically; then clear the jobs' scratch space."""
+        """Archive first, then the agent's state, each atomically; then clear the jobs' scratch space.
+
+        The checkpoint keeps its own copy of the archive (``checkpoints/archive``): ``archive/``
+        follows every evaluation, so after a kill it may be ahead of the agent's state.
+        """
         archive.save(self.archive_dir)
+        archive.save(self.checkpoint_dir / CHECKPOINT_ARCHIVE)
         storage.save_state(self.checkpoint_dir / AGENT_STATE, state)
         if self.scratch_dir.exists():
             for stale in self.scratch_dir.iterdir():
@@ -243,14 +317,87 @@ class Run:
 
     def load_checkpoint(self) -> tuple[ParetoArchive | None, dict[str, Any] | None]:
         """The saved archive and agent state, or None for what this run has not written yet."""
-        archive = ParetoArchive.load(self.archive_dir) if (self.archive_dir / "index.json").exists() else None
         state = storage.load_state(self.checkpoint_dir / AGENT_STATE)
+        if state is None:  # killed before its first checkpoint: it starts again, whatever archive/ holds
+            return None, None
+        saved = self.checkpoint_dir / CHECKPOINT_ARCHIVE
+        if not (saved / "index.json").exists():
+            saved = self.archive_dir  # a run written before checkpoints kept their own copy
+        archive = ParetoArchive.load(saved) if (saved / "index.json").exists() else None
         return archive, state
 
     def close(self) -> None:
+        """Flush the logs and let another process take the directory."""
         if self._logger is not None:
             self._logger.close()
             self._logger = None
+        if self._lock is not None:
+            self._lock.seek(0)
+            self._lock.truncate()
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+
+class RunInUse(ValueError):
+    """Another live process holds the run directory."""
+
+
+def _hold(lock_path: Path) -> Any:
+    """Hold ``lock_path`` with an exclusive ``flock``, writing who holds it; the kernel frees it when we die."""
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunInUse(
+            f"run directory {lock_path.parent} is in use by {holder}; wait for it to end (or stop it), then resume"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.flush()
+    return handle
+
+
+def canonical(value: Any) -> Any:
+    """A JSON round trip, so tuples and lists, numpy and Python numbers compare equal."""
+    return json.loads(json.dumps(storage.to_jsonable(value)))
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key == "hparams" and isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k not in PLACEMENT_KEYS}
+    return canonical(value)
+
+
+def _difference(key: str, saved: Any, new: Any) -> str:
+    if isinstance(saved, dict) and isinstance(new, dict):
+        keys = sorted(
+            k for k in set(saved) | set(new)
+            if k not in PLACEMENT_KEYS and canonical(saved.get(k)) != canonical(new.get(k))
+        )  # fmt: skip
+        return ", ".join(f"{key}.{k}: {saved.get(k)!r} there, {new.get(k)!r} now" for k in keys)
+    return f"{key}: {canonical(saved)!r} there, {canonical(new)!r} now"
+
+
+def _truncate_rows(path: Path, unit: str, spent: int) -> None:
+    """Rewrite a CSV of the run without rows whose ``unit`` column exceeds ``spent`` (atomically)."""
+    if not path.is_file():
+        return
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2 or unit not in rows[0]:
+        return
+    column = rows[0].index(unit)
+    kept = [rows[0], *(row for row in rows[1:] if len(row) == len(rows[0]) and _to_float(row[column]) <= spent)]
+    if len(kept) == len(rows):
+        return
+    text = io.StringIO()
+    csv.writer(text).writerows(kept)
+    storage.atomic_write_bytes(path, text.getvalue().encode())
 
 
 def write_external_run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,11 +25,35 @@ class FormatError(ValueError):
     """A file is corrupt, truncated, of another format, or from an incompatible version."""
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temp_sibling(target: Path) -> tuple[int, str]:
+    """A temporary file beside ``target``, with the mode a plain ``open(target, "w")`` would give.
+
+    ``mkstemp`` creates files 0600 whatever the umask; renamed into place they would hide a
+    run's results from collaborators on a shared filesystem.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary sibling file and an atomic rename."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = _temp_sibling(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -76,14 +101,14 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
 
 def save_tensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], metadata: dict | None = None) -> None:
     """Write a name -> tensor mapping as safetensors, atomically."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = _temp_sibling(Path(path))
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
     os.close(fd)
     try:
         cpu = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
         save_file(cpu, tmp, metadata={k: str(v) for k, v in (metadata or {}).items()})
-        os.replace(tmp, target)
+        os.chmod(tmp, mode)  # safetensors writes a file of its own, 0600
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

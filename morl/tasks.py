@@ -73,6 +73,7 @@ class Task:
         num_objectives: length of every reward and value vector.
         observation_space, action_space: per agent for multi-agent tasks (padded to the widest).
         ref_point: hypervolume reference point; ``ref_source`` says where it comes from.
+        objective_names: one name per objective (plot axes, tables), or None for "objective i".
         gamma: discount used for training and discounted returns.
         true_front: the known Pareto front of undiscounted returns, or None.
         eval_weights: preferences for expected utility, (k, m).
@@ -90,6 +91,7 @@ class Task:
     action_space: gym.Space
     ref_point: np.ndarray
     ref_source: str
+    objective_names: tuple[str, ...] | None = None
     gamma: float = 0.99
     true_front: np.ndarray | None = None
     eval_weights: np.ndarray | None = None
@@ -106,6 +108,7 @@ class Task:
         if self.num_objectives < 1:
             raise ValueError(f"a task needs at least one objective, got {self.num_objectives}")
         self.ref_point = as_point(self.ref_point, "ref_point", self.num_objectives)
+        self.objective_names = _objective_names(self.objective_names, self.num_objectives, self.name)
         if self.true_front is not None:
             self.true_front = as_front(self.true_front, "true_front", self.num_objectives)
         if self.eval_weights is None:
@@ -139,10 +142,29 @@ class Task:
             "num_objectives": self.num_objectives,
             "ref_point": self.ref_point,
             "ref_source": self.ref_source,
+            "objective_names": None if self.objective_names is None else list(self.objective_names),
             "gamma": self.gamma,
             "true_front": self.true_front,
             "eval_weights": self.eval_weights,
         }
+
+
+def _objective_names(names: Any, num_objectives: int, task_name: str) -> tuple[str, ...] | None:
+    """``names`` as a tuple of ``num_objectives`` non-empty strings (or None), else a one-line ValueError."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError(
+            f"objective_names of {task_name!r} must be a sequence of non-empty strings, got {names!r}; "
+            "give one name per objective, or None"
+        )
+    names = tuple(names)
+    if len(names) != num_objectives:
+        raise ValueError(
+            f"objective_names of {task_name!r} has {len(names)} names {list(names)} for {num_objectives} objectives; "
+            "give one name per objective, or None"
+        )
+    return names
 
 
 def offline_task(dataset: Any, env_task: Task | None = None, ref_point: np.ndarray | list | None = None) -> Task:
@@ -173,6 +195,7 @@ def offline_task(dataset: Any, env_task: Task | None = None, ref_point: np.ndarr
         action_space=dataset.action_space,
         ref_point=ref,
         ref_source=source,
+        objective_names=None if env_task is None else env_task.objective_names,
         gamma=env_task.gamma if env_task is not None else 0.99,
         true_front=None if env_task is None else env_task.true_front,
         env_kwargs={} if env_task is None else env_task.env_kwargs,

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from envs import TreasureCorridor
 from morl import envs, metrics
 from morl.agents import get
 from morl.agents.scalarized import Scalarized
+from morl.builtin_envs import TreasureCorridor
 from morl.evaluation import evaluate
 
 CORRIDOR = "morl/treasure-corridor-v0"

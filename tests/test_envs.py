@@ -14,8 +14,8 @@ import mo_gymnasium as mo_gym
 import numpy as np
 import pytest
 
-from envs import TreasureCorridor
 from morl import envs, metrics
+from morl.builtin_envs import TreasureCorridor
 from morl.envs import DEFAULTS, EnvCheckError, check_env, make, reward_dim, true_front
 
 CORRIDOR = "morl/treasure-corridor-v0"
@@ -146,11 +146,16 @@ def test_defaults_for_unregistered_envs():
     # A registered id with a time limit gets a worst-case point: reward lower bound x horizon, minus 1.
     register_id = "test-envs/corridor-limited-v0"
     if register_id not in gym.registry:
-        gym.register(register_id, entry_point="envs.treasure_corridor:TreasureCorridor", max_episode_steps=7)
+        corridor = "morl.builtin_envs.treasure_corridor:TreasureCorridor"
+        gym.register(register_id, entry_point=corridor, max_episode_steps=7)
     computed = envs.defaults_for(register_id)
     assert computed.ref_point == (-1.0, -8.0) and computed.has_true_front
-    # An instance made without a spec has no horizon: no reference point unless the env declares one.
-    assert envs.defaults_for(TreasureCorridor) is None
+    # Without a time limit the horizon is the longest of a few seeded random episodes (the corridor: 5 steps).
+    derived = envs.defaults_for(TreasureCorridor)
+    assert derived.ref_point == (-1.0, -6.0)
+    assert derived.source == (
+        "derived: min(reward_space.low x 5 steps (longest of 5 random episodes, each cut at 1000), 0) - 1"
+    )
 
     class Declared(TreasureCorridor):
         morl_defaults = envs.EnvDefaults((0.0, -10.0), gamma=0.9, has_true_front=True, source="test")
@@ -419,16 +424,21 @@ def restore_global_numpy_rng():
 
 def test_minecart_ignores_the_seed_upstream(restore_global_numpy_rng):
     # mo-gymnasium 1.3.2's Minecart draws ore with scipy.stats `rvs()`, i.e. from NumPy's *global* RNG, not from
-    # the env's seeded `np_random`: the same `make(seed=...)` repeats only if np.random is seeded too. When this
-    # test fails, upstream honours the seed: add minecart-v0 to test_same_seed_gives_same_trajectory instead.
+    # the env's seeded `np_random`. `make` gives it its own generator (morl.seeding): the global one no longer
+    # matters. When the raw half fails, upstream honours the seed and the GLOBAL_DRAWS entry can go.
+    def raw(global_seed):
+        vec = mo_gym.wrappers.vector.MOSyncVectorEnv([lambda: mo_gym.make("minecart-v0")] * 2)
+        vec.reset(seed=[0, 1])
+        np.random.seed(global_seed)
+        actions = np.random.default_rng(123).integers(6, size=(150, 2))
+        return np.asarray([vec.step(action)[0] for action in actions])
+
+    assert not np.array_equal(raw(1), raw(2))
     np.random.seed(1)
     obs_a, _ = _rollout("minecart-v0", seed=0)
     np.random.seed(2)
     obs_b, _ = _rollout("minecart-v0", seed=0)
-    assert not np.array_equal(obs_a, obs_b)
-    np.random.seed(1)
-    obs_c, _ = _rollout("minecart-v0", seed=0)
-    np.testing.assert_array_equal(obs_a, obs_c)
+    np.testing.assert_array_equal(obs_a, obs_b)
 
 
 def test_make_takes_one_seed_per_sub_env():
@@ -439,7 +449,7 @@ def test_make_takes_one_seed_per_sub_env():
         make("resource-gathering-v0", num_envs=3, seed=[1, 2])
 
 
-_QUIRKY_ENVS = '''
+_QUIRKY_ENVS = """
 import gymnasium as gym
 import numpy as np
 
@@ -468,7 +478,7 @@ class NoGammaFront(_Base):
 class BrokenFront(_Base):
     def pareto_front(self, gamma=1.0):
         raise RuntimeError("front table not generated")
-'''
+"""
 
 
 @pytest.fixture
@@ -506,3 +516,107 @@ def test_module_paths_import_without_changing_sys_path(quirky_module):
     before = list(sys.path)
     envs.make_env(f"{quirky_module}:NoGammaFront")
     assert sys.path == before
+
+
+# --- registered reference points (issue 8) ------------------------------------------------------
+
+
+def _random_returns(env: gym.Env, episodes: int = 3, max_steps: int = 1000) -> np.ndarray:
+    """Undiscounted returns of seeded random-policy episodes, (episodes, m)."""
+    returns = []
+    env.action_space.seed(0)
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        total = np.zeros(reward_dim(env))
+        for _ in range(max_steps):
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total += np.asarray(reward, dtype=np.float64)
+            if terminated or truncated:
+                break
+        returns.append(total)
+    return np.asarray(returns)
+
+
+@pytest.mark.parametrize("env_id", sorted(DEFAULTS))
+def test_registered_reference_points_are_bounds_or_say_why(env_id):
+    # Below reward bounds x time limit, and weakly dominated by random play, or the source says "tighter than"
+    # and what scores nothing. mo-mountaincarcontinuous-v0's old (-110, -110) failed: random play gets -999.
+    defaults = DEFAULTS[env_id]
+    try:
+        env = envs.make_env(env_id)
+    except (gym.error.DependencyNotInstalled, ModuleNotFoundError):
+        pytest.skip(f"{env_id} needs {needed_extras(env_id)}, not installed")
+    ref = np.asarray(defaults.ref_point)
+    low, horizon = env.unwrapped.reward_space.low.astype(np.float64), env.spec.max_episode_steps
+    explained = "tighter than" in defaults.source
+    if horizon and np.all(np.isfinite(low)):
+        bound = np.minimum(low * horizon, 0.0)
+        assert explained or np.all(ref <= bound), f"{env_id}: {ref} is above bounds x horizon {bound}: say why"
+        if defaults.source.startswith("ours: a lower bound"):
+            assert np.all(ref <= bound), f"{env_id}: the source claims bounds x horizon, {bound}"
+    returns = _random_returns(env)
+    env.close()
+    assert explained or np.all(returns >= ref), f"{env_id}: random returns {returns.min(axis=0)} fall below {ref}"
+
+
+def test_mountaincar_continuous_reference_point_counts_long_episodes():
+    env = envs.make_env("mo-mountaincarcontinuous-v0")
+    worst = _random_returns(env, episodes=1).min(axis=0)  # a random car never reaches the goal: 999 steps
+    assert worst[0] == -999.0
+    assert np.all(worst > np.asarray(DEFAULTS["mo-mountaincarcontinuous-v0"].ref_point))
+
+
+def test_derived_reference_point_is_deterministic_and_says_how(quirky_module):
+    # No time limit, finite bounds: horizon from seeded random episodes; twice the same answer.
+    first = envs.task(f"{quirky_module}:NoGammaFront")
+    again = envs.task(f"{quirky_module}:NoGammaFront")
+    assert first.ref_point.tolist() == again.ref_point.tolist() == [-4.0, -4.0]
+    assert (
+        first.ref_source
+        == again.ref_source
+        == ("derived: min(reward_space.low x 3 steps (longest of 5 random episodes, each cut at 1000), 0) - 1")
+    )
+    assert first.record()["ref_source"] == first.ref_source
+
+
+# --- objective names -----------------------------------------------------------------------------
+
+
+def test_objective_names_come_from_registered_defaults_and_the_env(quirky_module):
+    assert envs.task("minecart-v0").objective_names == ("ore 1", "ore 2", "fuel")
+    assert envs.task("deep-sea-treasure-v0").record()["objective_names"] == ["treasure", "time"]
+    assert envs.task(f"{quirky_module}:NoGammaFront").objective_names is None
+
+    class Named(TreasureCorridor):
+        objective_names = ("gold", "steps")
+
+    assert envs.task(Named).objective_names == ("gold", "steps")
+    for env_id, defaults in DEFAULTS.items():
+        assert defaults.names is not None and len(defaults.names) == len(defaults.ref_point), env_id
+
+
+def test_objective_names_of_the_wrong_length_fail_in_one_line():
+    class Misnamed(TreasureCorridor):
+        objective_names = ("gold",)
+
+    with pytest.raises(ValueError, match=r"has 1 names \['gold'\] for 2 objectives; give one name per objective"):
+        envs.task(Misnamed)
+
+
+# --- morl envs ---------------------------------------------------------------------------------
+
+
+def test_morl_envs_into_head_is_quiet():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    morl = Path(sys.executable).with_name("morl")
+    done = subprocess.run(
+        f"{morl} envs | head -3", shell=True, capture_output=True, text=True, cwd=root, executable="/bin/bash"
+    )
+    assert done.stderr == "", done.stderr[-2000:]
+    assert len(done.stdout.splitlines()) == 3 and done.stdout.startswith("id ")
+    full = subprocess.run([str(morl), "envs"], capture_output=True, text=True, cwd=root)
+    assert full.returncode == 0 and full.stderr == "", full.stderr[-2000:]
+    assert "mo-mountaincarcontinuous-v0" in full.stdout and "[-1000.0, -1000.0]" in full.stdout

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mo_gymnasium.wrappers.vector import MOSyncVectorEnv
 
-from envs.treasure_corridor import DIG, MOVE
+from morl.builtin_envs.treasure_corridor import DIG, MOVE
 from morl.envs import make
 from morl.evaluation import evaluate, evaluate_groups
 

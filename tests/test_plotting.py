@@ -239,3 +239,86 @@ def test_plot_hypervolume_one_line_per_run() -> None:
     np.testing.assert_array_equal(lines[0].get_ydata(), [1.0, 2.0, 3.0])
     assert legend_texts(fig) == ["a", "b"]
     assert fig.axes[0].get_xlabel() == "environment steps"
+
+
+def test_runs_of_different_envs_are_never_overlaid(tmp_path: Path) -> None:
+    a = make_run(tmp_path, "a", FRONT_2D, env="deep-sea-treasure-v0", metrics_rows=rows(2))
+    b = make_run(tmp_path, "b", [[2.0, 8.0]], env="morl/treasure-corridor-v0", metrics_rows=rows(2))
+    c = make_run(tmp_path, "c", [[1.0, 2.0, 3.0]], env="mo-hopper-v5")  # another env may have other m
+    out = tmp_path / "out"
+    paths = plotting.plot_runs([a, b, c], out_dir=out, formats=("svg",))
+    assert [p.name for p in paths] == [
+        "front-deep-sea-treasure-v0.svg",
+        "hypervolume-deep-sea-treasure-v0.svg",
+        "front-morl_treasure-corridor-v0.svg",
+        "hypervolume-morl_treasure-corridor-v0.svg",
+        "front-mo-hopper-v5.svg",
+    ]
+    dst, corridor = paths[0].read_text(), paths[2].read_text()
+    assert "cmorl-deep-sea-treasure-v0-0" in dst and "treasure-corridor" not in dst
+    assert "cmorl-morl/treasure-corridor-v0-0" in corridor and "deep-sea" not in corridor
+    assert "Pareto front: deep-sea-treasure-v0" in dst
+    assert "deep-sea" not in paths[3].read_text()
+
+
+def test_same_env_with_other_env_kwargs_is_another_env(tmp_path: Path) -> None:
+    a = make_run(tmp_path, "a", FRONT_2D)
+    b = make_run(tmp_path, "b", [[2.0, 8.0]], seed=1)
+    config = json.loads((b / "config.json").read_text())
+    (b / "config.json").write_text(json.dumps({**config, "env_kwargs": {"float_state": True}}))
+    paths = plotting.plot_runs([a, b], out_dir=tmp_path / "out", formats=("png",))
+    assert [p.name for p in paths] == [
+        "front-deep-sea-treasure-v0.png",
+        "front-deep-sea-treasure-v0-float_state=true.png",
+    ]
+    c = make_run(tmp_path, "c", [[2.0, 8.0]], seed=2)
+    same = plotting.plot_runs([a, c], out_dir=tmp_path / "same", formats=("png",))  # one env: the usual names
+    assert [p.name for p in same] == ["front.png"]
+
+
+def test_objective_names_label_axes_per_env_and_fall_back_to_objective_i(tmp_path: Path) -> None:
+    assert plotting.objective_labels(["speed", "energy"], 2) == ["speed", "energy"]
+    assert plotting.objective_labels(None, 3) == ["objective 1", "objective 2", "objective 3"]
+    assert plotting.objective_labels(["speed"], 2) == ["objective 1", "objective 2"]
+    a = make_run(tmp_path, "a", FRONT_2D, objective_names=["treasure", "time"])
+    b = make_run(tmp_path, "b", FRONT_2D, env="mo-mountaincar-v0", objective_names=["speed", "energy"])
+    c = make_run(tmp_path, "c", [[1.0, 2.0, 3.0, 4.0]], env="mo-reacher-v5", objective_names=list("abcd"))
+    paths = plotting.plot_runs([a, b, c], out_dir=tmp_path / "out", formats=("svg",))
+    dst, car, reacher = (p.read_text() for p in paths)
+    assert "<!-- treasure -->" in dst and "<!-- time -->" in dst and "<!-- speed -->" not in dst
+    assert "<!-- speed -->" in car and "<!-- energy -->" in car and "<!-- treasure -->" not in car
+    assert all(f"<!-- {name} -->" in reacher for name in "abcd")  # parallel coordinates: one axis per name
+
+
+def test_existing_plots_and_default_out_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_run(tmp_path, "r", FRONT_2D)
+    assert plotting.existing_plots(tmp_path / "none") == []
+    assert plotting.default_out_dir([run]) == run / "plots"
+    monkeypatch.chdir(tmp_path)
+    assert plotting.default_out_dir([run, run]) == tmp_path / "plots"
+    plotting.plot_runs([run], formats=("png",))
+    (run / "plots" / "notes.txt").write_text("mine")
+    assert plotting.existing_plots(run / "plots") == [run / "plots" / "front.png"]
+
+
+def test_benchmark_table_names_each_envs_objectives(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
+    import bench_report
+    from suite import Cell
+
+    named = make_run(tmp_path, "named", FRONT_2D, objective_names=["treasure", "time"])
+    unnamed = make_run(tmp_path, "unnamed", FRONT_2D, env="mo-mountaincar-v0")
+    results = [
+        bench_report.CellResult(Cell("cmorl", "cmorl", env, 0, 1000), run, "ok", report=REPORT)
+        for env, run in (("deep-sea-treasure-v0", named), ("mo-mountaincar-v0", unnamed))
+    ]
+    lines = bench_report.table(results)
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    column = header.index("objectives")
+    cells = [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in lines[2:]]
+    assert [row[column] for row in cells] == ["treasure, time", "objective 1, objective 2"]
+
+
+REPORT = {"hypervolume": 1.0, "expected_utility": 1.0, "cardinality": 4.0, "sparsity": 0.0, "spacing": 0.0}

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from morl import config as config_lib
-from morl import storage, tasks
+from morl import spaces, storage, tasks
 from morl.pareto import ArchiveEntry, ParetoArchive
 
 if TYPE_CHECKING:
@@ -36,13 +36,32 @@ A = TypeVar("A", bound="Agent")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` picks CUDA when available, else CPU; other strings are passed to torch."""
+    """``"auto"`` picks CUDA when available, else CPU; other strings are passed to torch.
+
+    A device this torch cannot use fails here, in one line, before any work starts (not later
+    in a worker process with torch's own assertion).
+    """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except RuntimeError as err:
         raise ValueError(f"invalid device {device!r}: {err}; use 'auto', 'cpu' or 'cuda[:N]'") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"a CUDA {torch.version.cuda} build"
+            raise ValueError(
+                f"device {str(device)!r}: CUDA is not available (torch {torch.__version__} is {build}, "
+                f"{torch.cuda.device_count()} GPUs visible); use --device cpu or auto, or install a CUDA build of torch"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA devices are visible "
+                f"(cuda:0..cuda:{torch.cuda.device_count() - 1})"
+            )
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(device)!r}: MPS is not available on this machine; use --device cpu or auto")
+    return resolved
 
 
 class Agent(abc.ABC):
@@ -63,6 +82,9 @@ class Agent(abc.ABC):
     task_kinds: ClassVar[tuple[str, ...]] = ("single",)
     budget_unit: ClassVar[str] = "env_steps"
     diagnostics: ClassVar[tuple[str, ...]] = ()
+    # what the agent can take (``morl.spaces.kind`` names); others are refused in one line before training
+    observation_kinds: ClassVar[tuple[str, ...]] = ("Box",)
+    action_kinds: ClassVar[tuple[str, ...]] = ("Discrete", "Box")
 
     def __init__(
         self,
@@ -81,6 +103,7 @@ class Agent(abc.ABC):
                 f"{self.name} trains on {' or '.join(self.task_kinds)} tasks; {self.task.name!r} is a "
                 f"{self.task.kind} task"
             )
+        spaces.require(self.name, self.task, self.observation_kinds, self.action_kinds)
         if config is None:
             config = config_lib.build(self.Config, {**self.default_hparams(self.task), **hparams})
         self.config = config
@@ -111,7 +134,13 @@ class Agent(abc.ABC):
 
     @contextmanager
     def progress(self, total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
-        """A progress bar over the budget; the ``advance(n)`` it yields never moves it past ``total``."""
+        """A progress bar over the budget; the ``advance(n)`` it yields never moves it past ``total``.
+
+        Every ``learn`` opens one, so this is also where an attached run records the budget
+        (a larger one than before extends the run).
+        """
+        if self._attached is not None:
+            self._attached.record_budget(total, self.budget_spent)
         bar = tqdm(total=total, initial=min(self.budget_spent, total), desc=self.name, disable=not enabled,
                    unit=self.budget_unit.replace("_", " "))  # fmt: skip
 
@@ -120,22 +149,36 @@ class Agent(abc.ABC):
 
         try:
             yield advance
-        finally:
-            if enabled and bar.n < total:
-                bar.write(f"{self.name}: done at {bar.n:,} of {total:,} {bar.unit} (it stopped before the budget)",
-                          file=sys.stderr)
-            bar.close()
+        except BaseException:
+            bar.close()  # interrupted or failed: the caller says so, not the bar
+            raise
+        if enabled and bar.n < total:
+            bar.write(f"{self.name}: done at {bar.n:,} of {total:,} {bar.unit} (it stopped before the budget)",
+                      file=sys.stderr)
+        bar.close()
 
     def attach(self, run: Run | None) -> None:
-        """Log, checkpoint and resume through ``run`` (``morl.train`` does this); restore its checkpoint."""
+        """Log, checkpoint and resume through ``run`` (``morl.train`` does this); restore its checkpoint.
+
+        A run directory belongs to one training: reopening it with another algorithm, seed,
+        task or hyperparameters fails in one line. Rows logged after the restored checkpoint
+        are dropped, since training repeats that stretch.
+        """
         self._attached = run
         if run is None:
             return
+        run.bind(self.identity())
         archive, state = run.load_checkpoint()
         if archive is not None:
             self._adopt_archive(archive)
         if state is not None:
             self.load_state_dict(state)
+        run.rewind(self.budget_spent)
+
+    def identity(self) -> dict[str, Any]:
+        """What ties a run directory to this training (``config.json``): algorithm, seed, hyperparameters, device."""
+        return {"algo": self.name, "seed": self.seed, "device": str(self.device),
+                "hparams": config_lib.to_dict(self.config)}  # fmt: skip
 
     @property
     def scratch_dir(self) -> Path | None:

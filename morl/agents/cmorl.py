@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 import gymnasium as gym
 import numpy as np
 
-from morl import distributed, preferences, storage, tasks
+from morl import distributed, policies, preferences, storage, tasks
 from morl.agents.base import Agent, Callback
 from morl.agents.cmorl_jobs import JobResult, JobSpec, run_batch
 from morl.agents.moppo import MOPPOConfig
@@ -73,6 +73,10 @@ class CMORLConfig(MOPPOConfig):
 class CMORL(Agent):
     """C-MORL agent; see the module docstring for the algorithm.
 
+    Observations: vectors, Dict / Tuple / discrete spaces (flattened) and images (a NatureCNN
+    encoder, frames resized to ``image_size``); actions: Discrete, MultiDiscrete, MultiBinary and
+    Box (:mod:`morl.policies`). Other spaces are refused in one line before training.
+
     Args:
         env: env id, ``module:attr``, or a picklable callable (jobs rebuild the env in workers).
         seed: base seed; job ``k`` uses a seed derived from it.
@@ -83,6 +87,8 @@ class CMORL(Agent):
 
     name: ClassVar[str] = "cmorl"
     Config: ClassVar[type] = CMORLConfig
+    observation_kinds: ClassVar[tuple[str, ...]] = policies.OBSERVATION_KINDS
+    action_kinds: ClassVar[tuple[str, ...]] = policies.ACTION_KINDS
 
     def __init__(self, env: tasks.Task | Any, *, seed: int = 0, device: str = "auto", config: Any = None,
                  **hparams: Any):  # fmt: skip
@@ -154,6 +160,9 @@ class CMORL(Agent):
         cfg: CMORLConfig = self.config
         if total_timesteps < self.transitions_per_update:
             raise ValueError(f"total_timesteps must be >= one update ({self.transitions_per_update} transitions)")
+        extra_updates = (total_timesteps - self.num_timesteps) // self.transitions_per_update
+        if self.stage == 3 and extra_updates >= self.num_objectives:
+            self.stage = 2  # a larger budget than the one this run finished: more extension rounds
         # one pool for every stage and round: a spawn pool costs each worker seconds of imports
         with distributed.JobPool(cfg.executor, cfg.workers, cfg.ray_address) as pool, \
                 self.progress(total_timesteps, progress_bar) as advance:  # fmt: skip
@@ -198,7 +207,7 @@ class CMORL(Agent):
                     f"extend-{self.round}-{entry.id}-{target}", updates, target=target,
                     thresholds=self.thresholds(entry.value), start_value=entry.value,
                     start_state=storage.state_dict_of(entry.policy), eval_interval=cfg.extension_eval_interval,
-                    learning_rate=cfg.extension_learning_rate, anneal_lr=False,
+                    learning_rate=cfg.extension_learning_rate, anneal_lr=False, checkpoint_interval=updates,
                 ))  # fmt: skip
         return specs
 
@@ -248,7 +257,8 @@ class CMORL(Agent):
     # --- acting ---------------------------------------------------------------------------
     def _network(self, entry_id: int) -> ActorCritic:
         if entry_id not in self._networks:
-            net = ActorCritic(self.observation_space, self.action_space, self.num_objectives, self.config.net_arch)
+            net = ActorCritic(self.observation_space, self.action_space, self.num_objectives, self.config.net_arch,
+                              self.config.image_size)  # fmt: skip
             try:
                 net.load_state_dict(storage.state_dict_of(self.entry(entry_id).policy))
             except RuntimeError as err:

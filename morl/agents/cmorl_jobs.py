@@ -55,6 +55,7 @@ class JobSpec:
     barrier_t: float = 20.0
     checkpoint_dir: str | None = None
     device: str = "cpu"
+    checkpoint_interval: int | None = None  # updates between saved progress (None: every evaluation)
 
 
 @dataclass
@@ -71,7 +72,7 @@ class JobResult:
 
 
 BATCH_FIELDS = ("env", "env_kwargs", "ppo", "num_updates", "eval_interval", "eval_episodes", "learning_rate",
-                "anneal_lr", "checkpoint_dir", "device")  # fmt: skip
+                "anneal_lr", "checkpoint_dir", "device", "checkpoint_interval")  # fmt: skip
 
 
 def batch_key(specs: list[JobSpec]) -> str:
@@ -156,8 +157,10 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
     progress, candidates, current = _load_batch(specs, learner)
     done = progress["updates_done"]
     sums = {key: value * done for key, value in progress["diagnostics"].items()}  # running sums over updates
-    seeds = [spec.seed + 7919 * (done + 1) + i for spec in specs for i in range(cfg.n_envs)]
-    train_env = envs.make(first.env, num_envs=pop * cfg.n_envs, seed=seeds, **first.env_kwargs)
+    train_env = envs.make(first.env, num_envs=pop * cfg.n_envs, seed=_stream_seeds(specs, done), **first.env_kwargs)
+    if done:
+        _reseed(specs, done)
+    every = first.checkpoint_interval or first.eval_interval
     # one sub-env per episode (up to MAX_EVAL_ENVS): an evaluation lasts one episode, not several
     eval_envs = min(first.eval_episodes, MAX_EVAL_ENVS)
     eval_env = envs.make(first.env, num_envs=pop * eval_envs, **first.env_kwargs)
@@ -183,8 +186,15 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
                     snapshot = Candidate(result.mean_return, result.mean_discounted_return,
                                          learner.policy.member_state(p), update + 1)  # fmt: skip
                     candidates[p] = _keep_non_dominated([*candidates[p], snapshot])
+            if update + 1 == first.num_updates or (update + 1) % every == 0:
+                # a checkpoint boundary: save, then restart the envs and random streams from seeds that
+                # depend on the update count, as a resumed batch does, so resuming repeats the numbers
                 progress["updates_done"] = update + 1
                 _save_batch(specs, learner, progress, candidates, current)
+                if update + 1 < first.num_updates:
+                    train_env.reset(seed=_stream_seeds(specs, update + 1))
+                    learner.collector.restart()
+                    _reseed(specs, update + 1)
     finally:
         train_env.close()
         eval_env.close()
@@ -193,6 +203,16 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
                   dict(progress["diagnostics"]))
         for spec, member in zip(specs, candidates, strict=True)
     ]  # fmt: skip
+
+
+def _stream_seeds(specs: list[JobSpec], done: int) -> list[int]:
+    """Seeds of the training sub-envs from update ``done`` on (every job's ``n_envs``, in member order)."""
+    return [spec.seed + 7919 * (done + 1) + i for spec in specs for i in range(spec.ppo.n_envs)]
+
+
+def _reseed(specs: list[JobSpec], done: int) -> None:
+    """Restart torch's generator (action sampling, minibatch order) at a checkpoint boundary."""
+    torch.manual_seed(specs[0].seed + 104_729 * done)
 
 
 def _keep_non_dominated(candidates: list[Candidate]) -> list[Candidate]:

@@ -44,6 +44,8 @@ class MOPPOConfig:
         net_arch: hidden sizes of the separate actor and critic MLPs (tanh).
         normalize_obs: running observation normalisation (saved with the policy).
         normalize_returns: per-objective reward scaling by the std of discounted returns.
+        image_size: image observations are resized to at most this many pixels a side before
+            the NatureCNN encoder (84, as SB3's Atari preprocessing), so large frames stay cheap.
     """
 
     n_envs: int = 8
@@ -61,6 +63,7 @@ class MOPPOConfig:
     net_arch: tuple[int, ...] = (64, 64)
     normalize_obs: bool = True
     normalize_returns: bool = True
+    image_size: int = 84
 
 
 @dataclass
@@ -114,7 +117,8 @@ class MOPPO:
         self.members = members
         self.num_objectives = num_objectives
         self.act_space = act_space
-        self.policy = PopulationActorCritic(obs_space, act_space, num_objectives, config.net_arch, members).to(device)
+        self.policy = PopulationActorCritic(obs_space, act_space, num_objectives, config.net_arch, members,
+                                            config.image_size).to(device)  # fmt: skip
         # fused Adam: one kernel for all parameters, the same elementwise arithmetic per member
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate, eps=1e-5,
                                           fused=device.type in ("cpu", "cuda"))  # fmt: skip
@@ -122,14 +126,12 @@ class MOPPO:
                                           config.normalize_obs, config.normalize_returns)  # fmt: skip
 
     # --- acting ---------------------------------------------------------------------------
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions for raw observations ``(members * n, ...)``: rows ``[p * n, (p + 1) * n)`` are member ``p``'s."""
-        obs = np.asarray(obs)
-        if obs.shape[0] % self.members:
-            raise ValueError(f"{obs.shape[0]} observations cannot be split among {self.members} members")
-        grouped = obs.reshape(self.members, obs.shape[0] // self.members, *obs.shape[1:])
-        actions = self.policy.act(grouped, self.act_space, self.config.normalize_obs, deterministic)
-        return actions.reshape(obs.shape[0], *actions.shape[2:])
+    def act(self, obs: Any, deterministic: bool = True) -> np.ndarray:
+        """Actions for raw observations ``(members * n, ...)``: rows ``[p * n, (p + 1) * n)`` are member ``p``'s.
+
+        ``obs`` is what a vector env returns: an array, or a dict / tuple of arrays.
+        """
+        return self.policy.act(obs, self.act_space, self.config.normalize_obs, deterministic)
 
     # --- collecting -----------------------------------------------------------------------
     def collect(self, env: gym.vector.VectorEnv) -> Rollout:
@@ -152,7 +154,7 @@ class MOPPO:
         if len(objectives) != pop:
             raise ValueError(f"update needs one objective per member ({pop}), got {len(objectives)}")
         advantages, returns = vector_gae(rollout, cfg.gamma, cfg.gae_lambda)  # (T, P, N, m)
-        obs = by_member(rollout.obs)  # (P, B, D)
+        obs = by_member(rollout.obs)  # (P, B, D) vectors or (P, B, C, H, W) uint8 images
         actions = by_member(rollout.actions)
         valid = by_member(rollout.valid).float()  # (P, B)
         scale = self.policy.return_norm.std.float() if cfg.normalize_returns else torch.ones(pop, m)
@@ -168,19 +170,20 @@ class MOPPO:
             order = torch.rand(pop, batch, device=obs.device).argsort(dim=1)
             for start in range(0, batch, minibatch):
                 idx = order[:, start : start + minibatch]
-                x = torch.take_along_dim(obs, idx.unsqueeze(-1), dim=1)
+                x = torch.take_along_dim(obs, idx.reshape(*idx.shape, *[1] * (obs.dim() - 2)), dim=1)
                 mb = targets.take(idx, m)
                 act = torch.take_along_dim(actions, idx.reshape(*idx.shape, *[1] * (actions.dim() - 2)), dim=1)
                 weight = mb.valid
                 count = weight.sum(1).clamp(min=1.0)
-                log_prob, entropy = self.policy.log_prob_entropy(x, act)
+                features = self.policy.encode(x)  # x itself for vectors; shared CNN features for images
+                log_prob, entropy = self.policy.log_prob_entropy(features, act)
                 log_ratio = log_prob - mb.old_log_prob
                 ratio = log_ratio.exp()
                 a = mb.actor_advantage
                 clipped = torch.min(ratio * a, ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef) * a)
                 surrogate = (clipped * weight).sum(1) / count  # (P,)
                 barrier = self._barrier(ratio, mb.advantages, weight, count, goals)
-                value_err = (self.policy.critic(x) - mb.returns).pow(2).sum(-1)
+                value_err = (self.policy.critic(features) - mb.returns).pow(2).sum(-1)
                 value_loss = 0.5 * (value_err * weight).sum(1) / count
                 entropy = (entropy * weight).sum(1) / count
                 loss = (-(surrogate + barrier) + cfg.vf_coef * value_loss - cfg.ent_coef * entropy).sum()

@@ -22,7 +22,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.policies import BasePolicy
 
-from morl import envs, preferences, storage, tasks
+from morl import envs, preferences, spaces, storage, tasks
 from morl.agents.base import Agent, Callback
 from morl.nn import one_torch_thread
 from morl.pareto import ParetoArchive
@@ -48,6 +48,8 @@ class ScalarizedConfig:
         learning_rate, n_steps, batch_size, n_epochs, ent_coef: PPO settings (n_steps per env).
         net_arch: hidden layer sizes of actor and critic.
         eval_episodes: episodes per evaluation on the vector reward.
+        image_size: image observations are resized to at most this many pixels a side (channels
+            first) before SB3's NatureCNN, so large frames (minecart-rgb's 480 x 480) stay cheap.
     """
 
     algorithm: Literal["ppo", "sac"] = "ppo"
@@ -62,6 +64,7 @@ class ScalarizedConfig:
     ent_coef: float = 0.01
     net_arch: tuple[int, ...] = (64, 64)
     eval_episodes: int = 5
+    image_size: int = 84
 
 
 class _Progress(BaseCallback):
@@ -91,11 +94,53 @@ class _Forward(KVWriter):
         """Nothing to release."""
 
 
-def _predictor(policy: BasePolicy) -> tasks.Predictor:
+class _SB3View:
+    """What an SB3 policy sees of an observation space: its policy name, its space, and the batched conversion.
+
+    Images are made channels first and resized (:class:`morl.spaces.ObsEncoding`) for ``CnnPolicy``;
+    Dict and Tuple observations without images are flattened for ``MlpPolicy`` (SB3 takes no Tuple
+    and no nested Dict); a Dict holding images goes to ``MultiInputPolicy`` as it is.
+    """
+
+    def __init__(self, space: gym.Space, image_size: int) -> None:
+        kind = spaces.kind(space)
+        self.convert: spaces.ObsEncoding | None = None
+        self.space, self.policy = space, "MlpPolicy"
+        if kind == "image":
+            self.convert = spaces.ObsEncoding(space, image_size)
+            self.space, self.policy = self.convert.image_space, "CnnPolicy"
+        elif kind in ("Dict", "Tuple"):
+            self.convert = spaces.ObsEncoding(space)
+            self.space = gym.spaces.Box(-np.inf, np.inf, self.convert.shape, dtype=np.float32)
+        elif kind == "Dict with images":
+            self.policy = "MultiInputPolicy"
+
+    def batch(self, obs: Any) -> Any:
+        """A batch of raw observations as the SB3 policy takes them."""
+        return obs if self.convert is None else self.convert.numpy(obs)
+
+    def wrap(self, env: gym.Env) -> gym.Env:
+        """``env`` returning observations as the SB3 policy takes them."""
+        return env if self.convert is None else _Converted(env, self)
+
+
+class _Converted(gym.ObservationWrapper):
+    """An env whose observations go through an :class:`_SB3View`'s conversion."""
+
+    def __init__(self, env: gym.Env, view: _SB3View) -> None:
+        super().__init__(env)
+        self.observation_space = view.space
+        self.view = view
+
+    def observation(self, observation: Any) -> Any:
+        return self.view.batch(spaces.batch_of_one(observation))[0]
+
+
+def _predictor(policy: BasePolicy, view: _SB3View) -> tasks.Predictor:
     """An SB3 policy as a :class:`~morl.tasks.Predictor` (it ignores the preference it was trained for)."""
 
     def predict(obs, preference, state=None, episode_start=None, action_masks=None, deterministic=True):
-        return policy.predict(obs, deterministic=deterministic)[0], state
+        return policy.predict(view.batch(obs), deterministic=deterministic)[0], state
 
     return predict
 
@@ -112,6 +157,10 @@ class Scalarized(Agent):
 
     name: ClassVar[str] = "scalarized"
     Config: ClassVar[type] = ScalarizedConfig
+    # as SB3 takes them (MlpPolicy, CnnPolicy, MultiInputPolicy), Tuple and nested Dict flattened
+    observation_kinds: ClassVar[tuple[str, ...]] = ("Box", "image", "Discrete", "MultiDiscrete", "MultiBinary",
+                                                    "Dict", "Tuple", "Dict with images")  # fmt: skip
+    action_kinds: ClassVar[tuple[str, ...]] = spaces.ACTION_KINDS  # PPO; SAC takes Box only
 
     def __init__(self, env: tasks.Task | Any, *, seed: int = 0, device: str = "auto", config: Any = None,
                  **hparams: Any):  # fmt: skip
@@ -119,6 +168,12 @@ class Scalarized(Agent):
         cfg: ScalarizedConfig = self.config
         if cfg.algorithm == "sac" and not isinstance(self.action_space, gym.spaces.Box):
             raise ValueError(f"algorithm 'sac' needs continuous (Box) actions, this env has {self.action_space}")
+        self.view = _SB3View(self.observation_space, cfg.image_size)
+        if self.view.policy == "MultiInputPolicy" and any(
+            isinstance(sub, gym.spaces.Dict | gym.spaces.Tuple) for sub in self.observation_space.spaces.values()
+        ):
+            raise ValueError(f"scalarized cannot take nested Dict observations with images ({self.observation_space}) "
+                             f"of {self.task.name!r}; SB3's MultiInputPolicy takes one level of keys")  # fmt: skip
         if cfg.grid_step is not None:
             self.preferences = preferences.simplex_grid(self.num_objectives, cfg.grid_step)
         else:
@@ -144,7 +199,7 @@ class Scalarized(Agent):
         factory = (lambda: spec) if self._instance else envs.env_factory(spec, **self.task.env_kwargs)
         scalar_weight = weight.astype(np.float32)
         vec = make_vec_env(
-            lambda: LinearReward(factory(), weight=scalar_weight),
+            lambda: LinearReward(self.view.wrap(factory()), weight=scalar_weight),
             n_envs=1 if self._instance else cfg.n_envs,
             seed=self.seed + index,
         )
@@ -158,7 +213,7 @@ class Scalarized(Agent):
         }
         if cfg.algorithm == "ppo":
             model: BaseAlgorithm = PPO(
-                "MlpPolicy",
+                self.view.policy,
                 vec,
                 n_steps=cfg.n_steps,
                 batch_size=cfg.batch_size,
@@ -167,7 +222,7 @@ class Scalarized(Agent):
                 **common,
             )
         else:
-            model = SAC("MlpPolicy", vec, batch_size=cfg.batch_size, **common)
+            model = SAC(self.view.policy, vec, batch_size=cfg.batch_size, **common)
         model.set_logger(Logger(None, [_Forward(_DIAGNOSTICS[cfg.algorithm], self.log_diagnostics)]))
         return model
 
@@ -197,7 +252,7 @@ class Scalarized(Agent):
                 model.learn(per_preference, callback=_Progress(advance))
                 self.num_timesteps += model.num_timesteps
                 self.gradient_steps += int(getattr(model, "_n_updates", 0))
-                result = self.task.evaluate(_predictor(model.policy), weight, self.config.eval_episodes,
+                result = self.task.evaluate(_predictor(model.policy, self.view), weight, self.config.eval_episodes,
                                             seed=self.seed + 10_000)  # fmt: skip
                 model.env.close()
                 discounted = result.mean_discounted_return.tolist()
@@ -213,13 +268,12 @@ class Scalarized(Agent):
                     break
         return self.archive
 
-
     # --- acting ---------------------------------------------------------------------------
     def _policy_for_entry(self, entry_id: int, state: dict[str, torch.Tensor]) -> BasePolicy:
         algo = _ALGORITHMS[self.config.algorithm]
-        policy_class = algo.policy_aliases["MlpPolicy"]
+        policy_class = algo.policy_aliases[self.view.policy]
         policy = policy_class(
-            self.observation_space, self.action_space, lambda _: 0.0, net_arch=list(self.config.net_arch)
+            self.view.space, self.action_space, lambda _: 0.0, net_arch=list(self.config.net_arch)
         ).to(self.device)
         try:
             policy.load_state_dict(state)
@@ -242,7 +296,7 @@ class Scalarized(Agent):
             if isinstance(policy, dict):
                 policy = self._policy_for_entry(entry_id, policy)
             self._policies[entry_id] = policy
-        return _predictor(self._policies[entry_id])
+        return _predictor(self._policies[entry_id], self.view)
 
     # --- persistence ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

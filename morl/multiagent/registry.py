@@ -46,6 +46,7 @@ class MultiAgentDefaults:
         team_reward: how :class:`MultiAgentEnv` combines agents' reward vectors (``TEAM_REWARD_MODES``).
         ref_depends_on: env kwargs (and ``"team_reward"``) whose change invalidates ``ref_point``; the default
             ``()`` means the bound holds for every configuration (e.g. rewards that are never negative).
+        objective_names: one name per objective (plot axes, tables), or None.
     """
 
     module: str
@@ -56,6 +57,7 @@ class MultiAgentDefaults:
     true_front: tuple[tuple[float, ...], ...] | None = None
     team_reward: str = "mean"
     ref_depends_on: tuple[str, ...] = ()
+    objective_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.module, str) or not self.module:
@@ -78,6 +80,14 @@ class MultiAgentDefaults:
         object.__setattr__(self, "true_front", front)
         object.__setattr__(self, "kwargs", dict(self.kwargs))
         object.__setattr__(self, "ref_depends_on", tuple(self.ref_depends_on))
+        if self.objective_names is not None:
+            names = tuple(self.objective_names)
+            if len(names) != len(ref) or not all(isinstance(n, str) and n for n in names):
+                raise ValueError(
+                    f"objective_names must be {len(ref)} non-empty strings (one per ref_point value), "
+                    f"got {self.objective_names!r}"
+                )
+            object.__setattr__(self, "objective_names", names)
 
 
 _PISTONBALL_REF = (
@@ -105,6 +115,7 @@ DEFAULTS: dict[str, MultiAgentDefaults] = {
         # env allows), each point then reached by a scripted plan in the env: research/momix.md §5.1 config B.
         true_front=((2.0, 3.0, 2.0), (3.0, 2.0, 2.0), (3.0, 3.0, 1.0)),
         team_reward="mean",  # team mode already gives every agent the summed vector
+        objective_names=("item 1", "item 2", "item 3"),
     ),
     "mobeach_v0": MultiAgentDefaults(
         module=MOMALAND_PARALLEL_ENVS["mobeach_v0"],
@@ -124,6 +135,7 @@ DEFAULTS: dict[str, MultiAgentDefaults] = {
             "mean(min / sum) are >= 0 and paid once, at the last step, so no return is below 0"
         ),
         team_reward="mean",  # team mode gives every agent the same vector
+        objective_names=("capacity", "mixture"),
     ),
     "mopistonball_v0": MultiAgentDefaults(
         module=MOMALAND_PARALLEL_ENVS["mopistonball_v0"],
@@ -133,6 +145,7 @@ DEFAULTS: dict[str, MultiAgentDefaults] = {
         ref_source=_PISTONBALL_REF,
         team_reward="mean",  # every piston gets the same vector
         ref_depends_on=("n_pistons", "max_cycles", "time_penalty", "team_reward"),
+        objective_names=("ball", "time"),
     ),
 }
 
@@ -203,8 +216,23 @@ def _resolve_env_module(env_id: str) -> Any:
 def env_factory(env_id: str) -> Callable[..., Any]:
     """The parallel-env factory behind an id: registered ids use their ``module``; others go to the module lookup.
 
-    A path ``"pkg.mod:attr"`` names the factory itself (how our own registered envs point at a class).
+    A path ``"pkg.mod:attr"`` names the factory itself (how our own registered envs point at a class). An env that
+    draws from NumPy's or Python's process-wide generator gets its own, seeded by its ``reset(seed=...)``
+    (:func:`morl.seeding.isolate_parallel`): MOMAland's ``reset(seed)`` otherwise re-seeds them for everybody.
     """
+    return _isolated(_raw_factory(env_id))
+
+
+def _isolated(factory: Callable[..., Any]) -> Callable[..., Any]:
+    from morl.seeding import isolate_parallel
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return isolate_parallel(factory(*args, **kwargs))
+
+    return build
+
+
+def _raw_factory(env_id: str) -> Callable[..., Any]:
     path = DEFAULTS[env_id].module if env_id in DEFAULTS else env_id
     if ":" in path:
         module_name, _, attr = path.partition(":")

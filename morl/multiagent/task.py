@@ -208,4 +208,5 @@ def task(
         env_kwargs=env_kwargs if team_reward is None else {**env_kwargs, "team_reward": team_reward},
         num_agents=probe.num_agents,
         evaluator=evaluator,
+        objective_names=None if defaults is None else defaults.objective_names,
     )
