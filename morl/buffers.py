@@ -1,4 +1,4 @@
-"""Rollout storage with vector rewards, and per-objective GAE.
+"""Rollout storage with vector rewards, per-objective GAE, and a replay buffer of vector-reward transitions.
 
 Gymnasium vector envs reset a finished sub-env on the *next* ``step`` call (next-step
 autoreset). That step's transition (final obs -> reset obs, reward 0) is not real experience:
@@ -29,6 +29,7 @@ class Rollout:
     truncated: torch.Tensor  # (T, *E) bool
     valid: torch.Tensor  # (T, *E) bool: False on autoreset steps
     next_value: torch.Tensor  # (*E, m) critic value of the observation after the last step
+    reward_scale: torch.Tensor | None = None  # (P, m) what ``rewards`` were divided by (None: 1)
 
     @property
     def num_transitions(self) -> int:
@@ -55,3 +56,99 @@ def vector_gae(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[torch
         last = valid[t] * (delta + gamma * gae_lambda * episode_goes_on[t] * last)
         advantages[t] = last
     return advantages, advantages + values
+
+
+@dataclass
+class Transitions:
+    """A batch of ``B`` single-step transitions with vector rewards (tensors on one device)."""
+
+    obs: torch.Tensor  # (B, D)
+    actions: torch.Tensor  # (B, A)
+    rewards: torch.Tensor  # (B, m)
+    next_obs: torch.Tensor  # (B, D) the real next observation (the final one for a truncated step)
+    terminated: torch.Tensor  # (B,) float: 1.0 where the episode ended in a terminal state (no bootstrap)
+
+    def __len__(self) -> int:
+        return int(self.obs.shape[0])
+
+
+class ReplayBuffer:
+    """Fixed-capacity ring of transitions with vector rewards, kept on ``device``.
+
+    :meth:`add` takes one vector-env step of ``N`` sub-envs and a ``valid`` mask: with
+    Gymnasium's next-step autoreset, the step after a terminated or truncated one only resets
+    the sub-env (final obs -> first obs, reward 0); it is no transition and must not be stored.
+    The truncating step itself keeps its real final observation as ``next_obs`` and is stored
+    with ``terminated = 0``, so it bootstraps. The oldest transitions are overwritten once full.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, num_objectives: int,
+                 device: torch.device | str = "cpu") -> None:  # fmt: skip
+        if capacity < 1:
+            raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
+        self.capacity, self.device = int(capacity), torch.device(device)
+        self.obs = torch.zeros(capacity, obs_dim, device=self.device)
+        self.actions = torch.zeros(capacity, action_dim, device=self.device)
+        self.rewards = torch.zeros(capacity, num_objectives, device=self.device)
+        self.next_obs = torch.zeros(capacity, obs_dim, device=self.device)
+        self.terminated = torch.zeros(capacity, device=self.device)
+        self.pos = 0  # next row to write
+        self.size = 0  # rows holding transitions
+        self.added = 0  # transitions ever stored (the ring's age; newest is row (pos - 1) % capacity)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, next_obs: torch.Tensor,
+            terminated: torch.Tensor, valid: torch.Tensor) -> int:  # fmt: skip
+        """Store the rows of one vector step where ``valid`` (all ``(N, ...)``); return how many."""
+        keep = valid.to(self.device, torch.bool)
+        rows = int(keep.sum())
+        if rows == 0:
+            return 0
+        if rows > self.capacity:
+            raise ValueError(f"{rows} transitions in one step do not fit a buffer of capacity {self.capacity}")
+        index = (self.pos + torch.arange(rows, device=self.device)) % self.capacity
+        self.obs[index] = obs[keep]
+        self.actions[index] = actions[keep]
+        self.rewards[index] = rewards[keep].to(self.rewards.dtype)
+        self.next_obs[index] = next_obs[keep]
+        self.terminated[index] = terminated.to(self.device)[keep].to(self.terminated.dtype)
+        self.pos = (self.pos + rows) % self.capacity
+        self.size = min(self.size + rows, self.capacity)
+        self.added += rows
+        return rows
+
+    def _take(self, index: torch.Tensor) -> Transitions:
+        return Transitions(self.obs[index], self.actions[index], self.rewards[index], self.next_obs[index],
+                           self.terminated[index])  # fmt: skip
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Transitions:
+        """``batch_size`` transitions drawn uniformly with replacement."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        index = torch.randint(self.size, (batch_size,), device=self.device, generator=generator)
+        return self._take(index)
+
+    def latest(self, count: int) -> Transitions:
+        """The newest ``min(count, len(self))`` transitions, oldest first."""
+        count = min(count, self.size)
+        return self._take((self.pos - count + torch.arange(count, device=self.device)) % self.capacity)
+
+    def state_dict(self) -> dict[str, torch.Tensor | int]:
+        """The filled rows in ring order (rows ``[0, len)``: the ring fills from row 0) and the counters."""
+        rows = slice(0, self.size)
+        return {"obs": self.obs[rows].cpu(), "actions": self.actions[rows].cpu(), "rewards": self.rewards[rows].cpu(),
+                "next_obs": self.next_obs[rows].cpu(), "terminated": self.terminated[rows].cpu(), "pos": self.pos,
+                "added": self.added}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
+        """Restore :meth:`state_dict`: the same rows at the same places, so sampling continues as before."""
+        rows = int(state["obs"].shape[0])
+        if rows > self.capacity or tuple(state["obs"].shape[1:]) != tuple(self.obs.shape[1:]):
+            raise ValueError(f"saved replay of {tuple(state['obs'].shape)} does not fit a buffer of "
+                             f"{(self.capacity, *self.obs.shape[1:])}")  # fmt: skip
+        for name in ("obs", "actions", "rewards", "next_obs", "terminated"):
+            getattr(self, name).zero_()
+            getattr(self, name)[:rows] = state[name].to(self.device)
+        self.size, self.pos, self.added = rows, int(state["pos"]), int(state["added"])

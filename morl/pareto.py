@@ -162,6 +162,19 @@ class ParetoArchive:
             raise KeyError(f"no shared network {name!r}; this archive has {sorted(self._networks)}")
         return self._networks[name]
 
+    def drop_unused_networks(self) -> list[str]:
+        """Forget registered networks that no stored entry names; return their names.
+
+        An agent registering one snapshot per evaluation calls this once it has offered that
+        evaluation's entries, so snapshots whose entries were all dominated (or never stored)
+        do not pile up in memory over a long run.
+        """
+        named = {e.network for e in self._entries if e.network is not None}
+        dropped = [name for name in self._networks if name not in named]
+        for name in dropped:
+            del self._networks[name]
+        return dropped
+
     @property
     def networks(self) -> dict[str, Any]:
         """Shared networks named by at least one stored entry."""
@@ -210,10 +223,20 @@ class ParetoArchive:
         """Crowding distance of each stored entry (``inf`` at the extremes)."""
         return crowding_distance(self._values)
 
-    def select(self, k: int, exclude: Iterable[int] = ()) -> list[ArchiveEntry]:
-        """Up to ``k`` entries by decreasing crowding distance (extremes first), skipping ids in ``exclude``."""
+    def select(self, k: int, exclude: Iterable[int] = (), ref_point: np.ndarray | None = None) -> list[ArchiveEntry]:
+        """Up to ``k`` entries by decreasing crowding distance (extremes first), skipping ids in ``exclude``.
+
+        With ``ref_point``, only entries that strictly dominate it count, and the crowding
+        distance is measured among them (as the official C-MORL code keeps only such points): a
+        point below the reference point adds no hypervolume, yet as an extreme it would have
+        infinite distance and be chosen first. If no entry dominates it, all entries count.
+        """
         banned = set(exclude)
-        order = np.argsort(-self.crowding_distance(), kind="stable")
+        pool = np.arange(len(self._entries))
+        if ref_point is not None and len(pool):
+            above = np.flatnonzero(np.all(self._values > np.asarray(ref_point, dtype=np.float64), axis=1))
+            pool = above if len(above) else pool
+        order = pool[np.argsort(-crowding_distance(self._values[pool]), kind="stable")] if len(pool) else pool
         chosen = [self._entries[i] for i in order if self._entries[i].id not in banned]
         return chosen[:k]
 

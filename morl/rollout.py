@@ -124,6 +124,7 @@ class RolloutCollector:
             terminated=torch.as_tensor((terminated_buf & valid_buf).reshape(steps, pop, n), device=dev),
             truncated=torch.as_tensor((truncated_buf & valid_buf).reshape(steps, pop, n), device=dev),
             valid=valid,
+            reward_scale=torch.as_tensor(scale, dtype=torch.float32, device=dev),
             next_value=policy.critic(policy.encode(last)),
         )
         members_valid = valid.transpose(0, 1).reshape(pop, -1)

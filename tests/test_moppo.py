@@ -59,10 +59,13 @@ def test_population_member_with_a_one_hot_preference_learns_cartpole_and_the_oth
     before = score()
     # member 0 maximises the CartPole reward; member 1 the second objective, which is always 0
     objectives = [Objective(weights=np.array([1.0, 0.0])), Objective(weights=np.array([0.0, 1.0]))]
-    for _ in range(40):  # 40,960 transitions per member
+    snapshots = []
+    for update in range(50):  # 51,200 transitions per member
         learner.update(learner.collect(vec), objectives)
-    after = score()
-    assert after[0] > 200 and after[0] > 3 * before[0]
+        if update + 1 >= 30 and (update + 1) % 10 == 0:
+            snapshots.append(score())
+    after = np.max(snapshots, axis=0)  # the best snapshot, as the archive keeps it: one 4-episode score is noisy
+    assert after[0] > 300 and after[0] > 3 * before[0]
     assert after[1] < 100  # nothing rewards balancing for member 1
 
 

@@ -108,6 +108,7 @@ class CMORL(Agent):
         self.stage = 1
         self.round = 0
         self.selected: list[int] = []
+        self.gap_preferences: list[list[float]] = []  # stage-1 preferences added to fill gaps
         self._networks: dict[int, ActorCritic] = {}
 
     @property
@@ -125,10 +126,13 @@ class CMORL(Agent):
     def thresholds(self, start_value: np.ndarray) -> np.ndarray:
         """Constraint levels ``c`` for an extension starting at ``G(pi_r)``.
 
-        ``c_j = ref_j + beta (G_j - ref_j)``: relative to the reference point, so beta < 1 always
-        relaxes the constraint, also for negative returns (time penalties, costs).
+        ``c_j = G_j - (1 - beta) |G_j - ref_j|``: a relaxation by ``1 - beta`` of the distance to
+        the reference point, so ``c_j <= G_j`` for any sign of the returns and on either side of
+        the reference point (the paper's ``beta G_j`` is above ``G_j`` for negative returns, and
+        ``ref + beta (G - ref)`` is above ``G`` below the reference point). The extension
+        therefore starts feasible. Above the reference point it equals ``ref + beta (G - ref)``.
         """
-        return self.ref_point + self.config.beta * (start_value - self.ref_point)
+        return start_value - (1.0 - self.config.beta) * np.abs(start_value - self.ref_point)
 
     def _ppo(self) -> MOPPOConfig:
         values = asdict(self.config)
@@ -160,15 +164,13 @@ class CMORL(Agent):
         cfg: CMORLConfig = self.config
         if total_timesteps < self.transitions_per_update:
             raise ValueError(f"total_timesteps must be >= one update ({self.transitions_per_update} transitions)")
-        extra_updates = (total_timesteps - self.num_timesteps) // self.transitions_per_update
-        if self.stage == 3 and extra_updates >= self.num_objectives:
-            self.stage = 2  # a larger budget than the one this run finished: more extension rounds
+        if self.stage == 3 and self._remaining_updates(total_timesteps) > 0:
+            self.stage = 2  # a larger budget than the one this run finished: more rounds
         # one pool for every stage and round: a spawn pool costs each worker seconds of imports
         with distributed.JobPool(cfg.executor, cfg.workers, cfg.ray_address) as pool, \
                 self.progress(total_timesteps, progress_bar) as advance:  # fmt: skip
             if self.stage == 1:
-                per_policy = int(total_timesteps * cfg.init_fraction) // len(self.initial_preferences)
-                updates = max(1, per_policy // self.transitions_per_update)
+                updates = self._init_updates(total_timesteps)
                 specs = [
                     self._spec(f"init-{i}", updates, weights=w, eval_interval=cfg.eval_interval,
                                learning_rate=cfg.learning_rate, anneal_lr=cfg.anneal_lr)
@@ -178,7 +180,7 @@ class CMORL(Agent):
                 self.stage = 2
                 self.checkpoint()
             while self.stage == 2:
-                specs = self._extension_round(total_timesteps)
+                specs = self._extension_round(total_timesteps) or self._gap_round(total_timesteps)
                 if not specs:
                     self.stage = 3
                     self.checkpoint()
@@ -191,12 +193,17 @@ class CMORL(Agent):
         return self.archive
 
     def _extension_round(self, total_timesteps: int) -> list[JobSpec]:
-        """Select policies (crowding distance, extremes first, never twice) and build their jobs."""
+        """Select policies (crowding distance, extremes first, never twice) and build their jobs.
+
+        Each round re-selects from the archive as the previous rounds left it, so new points
+        get extended in turn; the budget left decides how many policies and updates fit.
+        """
         cfg: CMORLConfig = self.config
         m = self.num_objectives
-        remaining_updates = (total_timesteps - self.num_timesteps) // self.transitions_per_update
-        chosen = self.archive.select(cfg.num_select, exclude=self.selected)
-        if not chosen or remaining_updates < len(chosen) * m:
+        remaining_updates = self._remaining_updates(total_timesteps)
+        chosen = self.archive.select(cfg.num_select, exclude=self.selected, ref_point=self.ref_point)
+        chosen = chosen[: remaining_updates // m]  # every chosen policy gets at least one update per objective
+        if not chosen:
             return []
         updates = min(cfg.update_iter, remaining_updates // (len(chosen) * m))
         specs = []
@@ -206,10 +213,76 @@ class CMORL(Agent):
                 specs.append(self._spec(
                     f"extend-{self.round}-{entry.id}-{target}", updates, target=target,
                     thresholds=self.thresholds(entry.value), start_value=entry.value,
+                    start_length=entry.meta.get("episode_length"),
                     start_state=storage.state_dict_of(entry.policy), eval_interval=cfg.extension_eval_interval,
                     learning_rate=cfg.extension_learning_rate, anneal_lr=False, checkpoint_interval=updates,
                 ))  # fmt: skip
         return specs
+
+    def _gap_round(self, total_timesteps: int) -> list[JobSpec]:
+        """New stage-1 policies at preferences in the front's largest gaps, once no policy is left to extend.
+
+        Each gets a stage-1 policy's number of updates (fewer if the budget left is short).
+        Unsupported points are not their business (linear scalarisation cannot reach them):
+        extensions of what they find are.
+        """
+        cfg: CMORLConfig = self.config
+        remaining_updates = self._remaining_updates(total_timesteps)
+        per_policy = self._init_updates(total_timesteps)
+        count = min(cfg.num_select, max(1, remaining_updates // per_policy)) if remaining_updates else 0
+        prefs = self.gap_preferences_for(count)
+        if not prefs:
+            return []
+        updates = min(per_policy, remaining_updates // len(prefs))
+        self.gap_preferences.extend(w.tolist() for w in prefs)
+        return [
+            self._spec(f"gap-{self.round}-{i}", updates, weights=w, eval_interval=cfg.eval_interval,
+                       learning_rate=cfg.learning_rate, anneal_lr=cfg.anneal_lr)
+            for i, w in enumerate(prefs)
+        ]  # fmt: skip
+
+    def gap_preferences_for(self, count: int) -> list[np.ndarray]:
+        """Up to ``count`` preferences no stage-1 policy has trained for, aimed at the front's gaps.
+
+        Two objectives: for the widest gaps between neighbours ``p, q`` of the front (measured
+        in range-normalised units), the preference under which ``p`` and ``q`` are equally good
+        (``w`` normal to ``q - p``), where a supported point between them would win. Otherwise,
+        or when those are used up, farthest-point sampling of a simplex grid away from every
+        preference trained so far.
+        """
+        m = self.num_objectives
+        used = [np.asarray(w, dtype=np.float64) for w in (*self.initial_preferences, *self.gap_preferences)]
+        chosen: list[np.ndarray] = []
+
+        def distance(w: np.ndarray) -> float:
+            return min(float(np.abs(w - u).sum()) for u in (*used, *chosen))
+
+        values = self.archive.values
+        above = values[np.all(values > self.ref_point, axis=1)] if len(values) else values
+        front = above if len(above) >= 2 else values
+        if m == 2 and len(front) >= 2:
+            points = front[np.argsort(front[:, 0])]
+            steps = np.diff(points, axis=0)
+            span = np.where(np.ptp(front, axis=0) > 0, np.ptp(front, axis=0), 1.0)
+            for i in np.argsort(-np.linalg.norm(steps / span, axis=1), kind="stable"):
+                normal = np.abs(steps[i][::-1])
+                if len(chosen) < count and normal.sum() > 0 and distance(normal / normal.sum()) > 1e-3:
+                    chosen.append(normal / normal.sum())
+        grid = tasks.eval_weights(m)
+        while len(chosen) < count:
+            gaps = np.array([distance(w) for w in grid])
+            if gaps.max() <= 1e-3:
+                break
+            chosen.append(grid[int(np.argmax(gaps))])
+        return chosen
+
+    def _remaining_updates(self, total_timesteps: int) -> int:
+        return max(0, total_timesteps - self.num_timesteps) // self.transitions_per_update
+
+    def _init_updates(self, total_timesteps: int) -> int:
+        """PPO updates of one stage-1 policy: its share of ``init_fraction`` of the budget."""
+        per_policy = int(total_timesteps * self.config.init_fraction) // len(self.initial_preferences)
+        return max(1, per_policy // self.transitions_per_update)
 
     def _run(self, specs: list[JobSpec], pool: distributed.JobPool) -> Iterator[JobResult]:
         """Results of every job, batch by batch as the batches land."""
@@ -243,7 +316,8 @@ class CMORL(Agent):
             self.gradient_steps += result.gradient_steps
             advance(result.env_steps)
             for cand in result.candidates:
-                meta = {"job": result.key, "updates": cand.updates, "discounted_return": cand.discounted.tolist()}
+                meta = {"job": result.key, "updates": cand.updates, "discounted_return": cand.discounted.tolist(),
+                        "episode_length": cand.length}  # fmt: skip
                 if result.target is not None:
                     meta["target"] = result.target
                 added += self.archive.add(cand.value, cand.state, preference=result.preference, meta=meta)
@@ -282,9 +356,11 @@ class CMORL(Agent):
         self._networks = {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "stage": self.stage, "round": self.round, "selected": self.selected}
+        return {**super().state_dict(), "stage": self.stage, "round": self.round, "selected": self.selected,
+                "gap_preferences": self.gap_preferences}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.stage, self.round = int(state["stage"]), int(state["round"])
         self.selected = [int(i) for i in state["selected"]]
+        self.gap_preferences = [[float(x) for x in w] for w in state.get("gap_preferences", [])]

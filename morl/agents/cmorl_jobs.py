@@ -31,6 +31,7 @@ class Candidate:
     discounted: np.ndarray  # (m,)
     state: dict[str, torch.Tensor]  # policy state_dict on CPU
     updates: int
+    length: float | None = None  # mean episode length of the evaluation
 
 
 @dataclass
@@ -51,6 +52,7 @@ class JobSpec:
     target: int | None = None  # stage 2
     thresholds: np.ndarray | None = None  # stage 2, fixed for the whole extension
     start_value: np.ndarray | None = None  # stage 2: G(pi_r)
+    start_length: float | None = None  # stage 2: mean episode length of pi_r's evaluation (the barrier's horizon)
     start_state: dict[str, torch.Tensor] | None = None  # stage 2: weights of pi_r
     barrier_t: float = 20.0
     checkpoint_dir: str | None = None
@@ -85,7 +87,7 @@ def _checkpoint_stem(specs: list[JobSpec]) -> Path | None:
 
 
 def _save_batch(specs: list[JobSpec], learner: MOPPO, progress: dict[str, Any], candidates: list[list[Candidate]],
-                current: list[np.ndarray | None]) -> None:  # fmt: skip
+                current: list[np.ndarray | None], lengths: list[float | None]) -> None:  # fmt: skip
     """The batch's weights, optimiser, snapshots and latest evaluations, so a killed batch resumes here."""
     stem = _checkpoint_stem(specs)
     if stem is None:
@@ -96,8 +98,10 @@ def _save_batch(specs: list[JobSpec], learner: MOPPO, progress: dict[str, Any], 
         "policy": learner.policy.state_dict(),
         "optimizer": learner.optimizer.state_dict(),
         "current": [None if value is None else np.asarray(value).tolist() for value in current],
+        "lengths": lengths,
         "candidates": [
-            [{"value": c.value.tolist(), "discounted": c.discounted.tolist(), "updates": c.updates, "state": c.state}
+            [{"value": c.value.tolist(), "discounted": c.discounted.tolist(), "updates": c.updates, "state": c.state,
+              "length": c.length}
              for c in member]
             for member in candidates
         ],
@@ -107,14 +111,14 @@ def _save_batch(specs: list[JobSpec], learner: MOPPO, progress: dict[str, Any], 
 
 def _load_batch(
     specs: list[JobSpec], learner: MOPPO
-) -> tuple[dict[str, Any], list[list[Candidate]], list[np.ndarray | None]]:
-    """Progress, snapshots and latest evaluations of a batch's checkpoint (nothing done if there is none)."""
+) -> tuple[dict[str, Any], list[list[Candidate]], list[np.ndarray | None], list[float | None]]:
+    """Progress, snapshots and latest evaluations (values, episode lengths) of a batch's checkpoint."""
     empty: list[list[Candidate]] = [[] for _ in specs]
     fresh = {"updates_done": 0, "env_steps": 0, "gradient_steps": 0, "diagnostics": {}}
     stem = _checkpoint_stem(specs)
     state = None if stem is None else storage.load_state(stem)
     if state is None:
-        return fresh, empty, [spec.start_value for spec in specs]
+        return fresh, empty, [spec.start_value for spec in specs], [spec.start_length for spec in specs]
     if state.get("jobs") != [spec.key for spec in specs]:
         raise storage.FormatError(f"job checkpoint {stem} holds jobs {state.get('jobs')}, not {[s.key for s in specs]}")
     learner.policy.load_state_dict(state["policy"])
@@ -124,10 +128,11 @@ def _load_batch(
     for p, member in enumerate(state["candidates"]):
         for cand in member:
             empty[p].append(Candidate(np.asarray(cand["value"]), np.asarray(cand["discounted"]), cand["state"],
-                                      int(cand["updates"])))  # fmt: skip
+                                      int(cand["updates"]), cand.get("length")))  # fmt: skip
     current = [None if value is None else np.asarray(value) for value in state["current"]]
+    lengths = state.get("lengths", [spec.start_length for spec in specs])
     progress = {key: state.get(key, fresh[key]) for key in fresh}
-    return progress, empty, current
+    return progress, empty, current, lengths
 
 
 def run_batch(specs: list[JobSpec]) -> list[JobResult]:
@@ -154,7 +159,7 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
     for p, spec in enumerate(specs):
         if spec.start_state is not None:
             learner.policy.load_member(p, spec.start_state)
-    progress, candidates, current = _load_batch(specs, learner)
+    progress, candidates, current, lengths = _load_batch(specs, learner)
     done = progress["updates_done"]
     sums = {key: value * done for key, value in progress["diagnostics"].items()}  # running sums over updates
     train_env = envs.make(first.env, num_envs=pop * cfg.n_envs, seed=_stream_seeds(specs, done), **first.env_kwargs)
@@ -171,8 +176,8 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
             rollout = learner.collect(train_env)
             progress["env_steps"] += cfg.n_envs * cfg.n_steps
             objectives = [Objective(weights=spec.weights, target=spec.target, thresholds=spec.thresholds,
-                                    current=value, barrier_t=spec.barrier_t)
-                          for spec, value in zip(specs, current, strict=True)]  # fmt: skip
+                                    current=value, horizon=length, barrier_t=spec.barrier_t)
+                          for spec, value, length in zip(specs, current, lengths, strict=True)]  # fmt: skip
             stats = {**learner.update(rollout, objectives), "learning_rate": first.learning_rate * frac}
             progress["gradient_steps"] += cfg.n_epochs * cfg.num_minibatches
             for key, value in stats.items():
@@ -182,15 +187,16 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
                 results = evaluation.evaluate_groups(learner.act, eval_env, pop, first.eval_episodes,
                                                      gamma=cfg.gamma, seed=first.seed)  # fmt: skip
                 current = [result.mean_return for result in results]
+                lengths = [float(result.mean_length) for result in results]
                 for p, result in enumerate(results):
                     snapshot = Candidate(result.mean_return, result.mean_discounted_return,
-                                         learner.policy.member_state(p), update + 1)  # fmt: skip
+                                         learner.policy.member_state(p), update + 1, lengths[p])  # fmt: skip
                     candidates[p] = _keep_non_dominated([*candidates[p], snapshot])
             if update + 1 == first.num_updates or (update + 1) % every == 0:
                 # a checkpoint boundary: save, then restart the envs and random streams from seeds that
                 # depend on the update count, as a resumed batch does, so resuming repeats the numbers
                 progress["updates_done"] = update + 1
-                _save_batch(specs, learner, progress, candidates, current)
+                _save_batch(specs, learner, progress, candidates, current, lengths)
                 if update + 1 < first.num_updates:
                     train_env.reset(seed=_stream_seeds(specs, update + 1))
                     learner.collector.restart()

@@ -72,15 +72,31 @@ class Objective:
 
     Either a preference ``weights`` (stage 1: ``w . G``), or a ``target`` objective with
     ``thresholds`` c (stage 2: ``G_l`` subject to ``G_j >= c_j`` for ``j != l``), where
-    ``current`` is the latest measured value vector of the policy being updated.
+    ``current`` is the latest measured value vector of the policy being updated (undiscounted
+    mean episode returns) and ``horizon`` the mean length of those episodes: what turns a
+    per-step advantage into a change of ``G`` (None: ``1 / (1 - gamma)``, for discounted values).
     """
 
     weights: np.ndarray | None = None
     target: int | None = None
     thresholds: np.ndarray | None = None
     current: np.ndarray | None = None
+    horizon: float | None = None
     barrier_t: float = 20.0
     barrier_margin: float = 1e-2
+
+
+def first_order_return(current: torch.Tensor, ratio: torch.Tensor, advantages: torch.Tensor, weight: torch.Tensor,
+                       horizon: torch.Tensor, clip: float) -> torch.Tensor:  # fmt: skip
+    """``G(pi_new) ~= G(pi_old) + H * E[(clip(ratio) - 1) A]`` per member and objective, (P, m).
+
+    ``current`` (P, m) are undiscounted episode returns, ``advantages`` (P, mb, m) per-step
+    advantages in reward units, ``horizon`` (P,) the episode length that turns a per-step mean
+    into a change of the episode return, ``weight`` (P, mb) which samples count.
+    """
+    count = weight.sum(1).clamp(min=1.0).unsqueeze(-1)
+    change = ((ratio.clamp(1 - clip, 1 + clip) - 1.0) * weight).unsqueeze(-1) * advantages
+    return current + change.sum(1) / count * horizon.unsqueeze(-1)
 
 
 def log_barrier(slack: torch.Tensor, margin: float | torch.Tensor) -> torch.Tensor:
@@ -157,13 +173,16 @@ class MOPPO:
         obs = by_member(rollout.obs)  # (P, B, D) vectors or (P, B, C, H, W) uint8 images
         actions = by_member(rollout.actions)
         valid = by_member(rollout.valid).float()  # (P, B)
-        scale = self.policy.return_norm.std.float() if cfg.normalize_returns else torch.ones(pop, m)
+        # back to reward units with the scale the rewards were divided by (the one before this
+        # rollout's statistics update), so every objective keeps the weight its preference gives it
+        scale = rollout.reward_scale if rollout.reward_scale is not None else torch.ones(pop, m)
         raw_adv = by_member(advantages) * scale.to(obs.device).unsqueeze(1)  # (P, B, m) reward units
-        goals = _Goals.of(objectives, m, obs.device)
+        goals = _Goals.of(objectives, m, obs.device, cfg.gamma)
         actor_adv = _standardise((raw_adv * goals.weights.unsqueeze(1)).sum(-1), valid)
         batch = obs.shape[1]
         minibatch = max(1, batch // cfg.num_minibatches)
-        targets = _Targets.pack(valid, by_member(rollout.log_probs), actor_adv, raw_adv, by_member(returns))
+        targets = _Targets.pack(valid, by_member(rollout.log_probs), actor_adv, raw_adv, by_member(returns),
+                                by_member(rollout.values))  # fmt: skip
         params = list(self.policy.parameters())
         history = []
         for _ in range(cfg.n_epochs):
@@ -182,9 +201,9 @@ class MOPPO:
                 a = mb.actor_advantage
                 clipped = torch.min(ratio * a, ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef) * a)
                 surrogate = (clipped * weight).sum(1) / count  # (P,)
-                barrier = self._barrier(ratio, mb.advantages, weight, count, goals)
-                value_err = (self.policy.critic(features) - mb.returns).pow(2).sum(-1)
-                value_loss = 0.5 * (value_err * weight).sum(1) / count
+                barrier = self._barrier(ratio, mb.advantages, weight, goals)
+                value_loss = 0.5 * (_clipped_value_error(self.policy.critic(features), mb, cfg.clip_coef) * weight
+                                    ).sum(1) / count  # fmt: skip
                 entropy = (entropy * weight).sum(1) / count
                 loss = (-(surrogate + barrier) + cfg.vf_coef * value_loss - cfg.ent_coef * entropy).sum()
                 self.optimizer.zero_grad()
@@ -197,18 +216,18 @@ class MOPPO:
         means = torch.stack(history).mean(dim=(0, 2)).tolist()
         return dict(zip(("policy_loss", "value_loss", "entropy", "barrier", "approx_kl"), means, strict=True))
 
-    def _barrier(self, ratio: torch.Tensor, raw_adv: torch.Tensor, weight: torch.Tensor, count: torch.Tensor,
-                 goals: _Goals) -> torch.Tensor:  # fmt: skip
+    def _barrier(self, ratio: torch.Tensor, raw_adv: torch.Tensor, weight: torch.Tensor, goals: _Goals) -> torch.Tensor:
         """``(1/t) sum_{j != l} log(G_j(pi) - c_j)`` per member, with a first-order estimate of ``G_j(pi)``.
 
-        ``G_j(pi) ~= G_j(current) + E[(ratio - 1) A_j] / (1 - gamma)``: the policy-improvement
-        estimate used by TRPO/CPO/IPO, so the barrier's gradient flows through the ratio.
-        Members without constraints (stage 1) get 0.
+        ``G_j(pi) ~= G_j(current) + H * E[(clip(ratio) - 1) A_j]``: the policy-improvement
+        estimate of TRPO/CPO/IPO, so the barrier's gradient flows through the ratio. ``G`` is an
+        undiscounted episode return, so the per-step mean is scaled by the episode length ``H``
+        (not ``1 / (1 - gamma)``, which belongs to discounted values); the ratio is clipped as
+        in the surrogate (and the official code). Members without constraints (stage 1) get 0.
         """
         if not goals.any_constrained:
             return torch.zeros(ratio.shape[0], device=ratio.device)
-        change = ((ratio - 1.0) * weight).unsqueeze(-1) * raw_adv  # (P, mb, m)
-        estimate = goals.current + change.sum(1) / count.unsqueeze(-1) / (1.0 - self.config.gamma)
+        estimate = first_order_return(goals.current, ratio, raw_adv, weight, goals.horizon, self.config.clip_coef)
         terms = log_barrier(estimate - goals.thresholds, goals.margin.unsqueeze(-1)) * goals.constrained
         return terms.sum(-1) / goals.barrier_t
 
@@ -222,6 +241,7 @@ class _Minibatch:
     actor_advantage: torch.Tensor  # standardised scalarised (stage 1) or target-objective (stage 2) advantage
     advantages: torch.Tensor  # (P, mb, m) per-objective GAE in reward units
     returns: torch.Tensor  # (P, mb, m) critic targets
+    old_values: torch.Tensor  # (P, mb, m) critic outputs when the rollout was collected
 
 
 @dataclass
@@ -232,14 +252,16 @@ class _Targets:
 
     @classmethod
     def pack(cls, valid: torch.Tensor, old_log_prob: torch.Tensor, actor_advantage: torch.Tensor,
-             advantages: torch.Tensor, returns: torch.Tensor) -> _Targets:  # fmt: skip
-        columns = [valid[..., None], old_log_prob[..., None], actor_advantage[..., None], advantages, returns]
+             advantages: torch.Tensor, returns: torch.Tensor, old_values: torch.Tensor) -> _Targets:  # fmt: skip
+        columns = [valid[..., None], old_log_prob[..., None], actor_advantage[..., None], advantages, returns,
+                   old_values]  # fmt: skip
         return cls(torch.cat(columns, dim=-1))
 
     def take(self, idx: torch.Tensor, m: int) -> _Minibatch:
         """The samples ``idx`` (P, mb) of every member, as named fields."""
         mb = torch.take_along_dim(self.packed, idx.unsqueeze(-1), dim=1)
-        return _Minibatch(mb[..., 0], mb[..., 1], mb[..., 2], mb[..., 3 : 3 + m], mb[..., 3 + m :])
+        return _Minibatch(mb[..., 0], mb[..., 1], mb[..., 2], mb[..., 3 : 3 + m], mb[..., 3 + m : 3 + 2 * m],
+                          mb[..., 3 + 2 * m :])  # fmt: skip
 
 
 @dataclass
@@ -250,12 +272,13 @@ class _Goals:
     constrained: torch.Tensor  # 1.0 where ``G_j >= c_j`` is enforced
     current: torch.Tensor
     thresholds: torch.Tensor
+    horizon: torch.Tensor  # (P,) steps per episode: per-step advantage -> change of the episode return
     barrier_t: torch.Tensor  # (P,)
     margin: torch.Tensor  # (P,)
     any_constrained: bool
 
     @classmethod
-    def of(cls, objectives: list[Objective], m: int, device: torch.device) -> _Goals:
+    def of(cls, objectives: list[Objective], m: int, device: torch.device, gamma: float) -> _Goals:
         pop = len(objectives)
         weights, constrained = np.zeros((pop, m)), np.zeros((pop, m))
         current, thresholds = np.zeros((pop, m)), np.zeros((pop, m))
@@ -274,9 +297,21 @@ class _Goals:
         def tensor(values: Any) -> torch.Tensor:
             return torch.as_tensor(np.asarray(values), dtype=torch.float32, device=device)
 
-        return cls(tensor(weights), tensor(constrained), tensor(current), tensor(thresholds),
+        horizon = [o.horizon if o.horizon is not None else 1.0 / (1.0 - gamma) for o in objectives]
+        return cls(tensor(weights), tensor(constrained), tensor(current), tensor(thresholds), tensor(horizon),
                    tensor([o.barrier_t for o in objectives]), tensor([o.barrier_margin for o in objectives]),
                    bool(constrained.any()))  # fmt: skip
+
+
+def _clipped_value_error(values: torch.Tensor, mb: _Minibatch, clip: float) -> torch.Tensor:
+    """PPO's clipped value error, averaged over objectives (P, mb).
+
+    The mean (not the sum) keeps the critic's weight in the joint loss, and so its share of the
+    clipped gradient, the same for 2 objectives or 6; the clip (the official code's, as in
+    PPO2) keeps one rollout from moving the value far from where it was collected.
+    """
+    clipped = mb.old_values + (values - mb.old_values).clamp(-clip, clip)
+    return torch.maximum((values - mb.returns).pow(2), (clipped - mb.returns).pow(2)).mean(-1)
 
 
 def _standardise(a: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,126 @@
+"""C-MORL's constraints, barrier units, value loss, reward scale and bookkeeping (issue 9)."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+import torch
+
+from morl import envs
+from morl.agents.cmorl import CMORL
+from morl.agents.moppo import MOPPO, MOPPOConfig, Objective, _clipped_value_error, _Minibatch, first_order_return
+from morl.pareto import ParetoArchive
+
+CORRIDOR = "morl/treasure-corridor-v0"
+SMALL = {"n_envs": 4, "n_steps": 32, "eval_interval": 5, "update_iter": 5, "eval_episodes": 1, "executor": "serial"}
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ([800.0, -400.0], [710.0, -430.0]),  # below the reference point in objective 2: relax downwards
+        ([-50.0, -150.0], [-55.0, -155.0]),
+        ([10.0, -90.0], [-1.0, -91.0]),  # above it: ref + beta (G - ref), as before
+    ],
+)
+def test_thresholds_never_exceed_the_start_value(start, expected):
+    agent = CMORL(CORRIDOR, **SMALL)
+    agent.ref_point = np.array([-100.0, -100.0])
+    c = agent.thresholds(np.array(start))
+    np.testing.assert_allclose(c, expected)
+    assert np.all(c <= np.array(start))
+
+
+def test_selection_skips_points_below_the_reference_point():
+    archive = ParetoArchive(2)
+    for value in ([5.0, -200.0], [4.0, -10.0], [3.0, -5.0], [1.0, -2.0], [0.5, -1.5]):
+        archive.add(np.array(value), {"w": torch.zeros(1)})
+    ref = np.array([0.0, -25.0])
+    picked = [tuple(e.value) for e in archive.select(2, ref_point=ref)]
+    assert (5.0, -200.0) not in picked  # the extreme below the reference point is not chosen first
+    assert picked == [(4.0, -10.0), (0.5, -1.5)]  # the extremes of what counts
+    below = ParetoArchive(2)
+    below.add(np.array([5.0, -200.0]), {"w": torch.zeros(1)})
+    assert [tuple(e.value) for e in below.select(2, ref_point=ref)] == [(5.0, -200.0)]  # nothing else: fall back
+
+
+def test_first_order_estimate_is_in_episode_return_units_with_a_clipped_ratio():
+    current = torch.tensor([[10.0, -5.0]])
+    ratio = torch.tensor([[1.1, 0.5, 3.0]])  # 0.5 and 3.0 are clipped to 0.8 and 1.2
+    adv = torch.tensor([[[1.0, 2.0], [1.0, -1.0], [2.0, 0.0]]])
+    weight = torch.ones(1, 3)
+    horizon = torch.tensor([20.0])
+    got = first_order_return(current, ratio, adv, weight, horizon, clip=0.2)
+    per_step = (0.1 * adv[0, 0] - 0.2 * adv[0, 1] + 0.2 * adv[0, 2]) / 3
+    torch.testing.assert_close(got, current + 20.0 * per_step.unsqueeze(0))
+
+
+def test_value_loss_is_a_clipped_mean_over_objectives():
+    old = torch.zeros(1, 1, 1)
+    returns = torch.full((1, 1, 1), 1.0)
+    mb = _Minibatch(torch.ones(1, 1), torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, 1, 1), returns, old)
+    one = _clipped_value_error(torch.full((1, 1, 1), 0.5), mb, clip=0.2)
+    six = _clipped_value_error(
+        torch.full((1, 1, 6), 0.5),
+        _Minibatch(mb.valid, mb.old_log_prob, mb.actor_advantage, torch.zeros(1, 1, 6), returns.expand(1, 1, 6),
+                   old.expand(1, 1, 6)),
+    clip=0.2)  # fmt: skip
+    torch.testing.assert_close(one, six)  # the same error per objective weighs the same for 1 or 6 objectives
+    # a prediction moved past the clip from where it was collected is charged at the clipped value
+    torch.testing.assert_close(one, torch.tensor([[(1.0 - 0.2) ** 2]]))
+
+
+def test_update_uses_the_scale_the_rewards_were_divided_by():
+    """Changing the return statistics after a rollout must not change how that rollout is weighed."""
+    cfg = MOPPOConfig(n_envs=2, n_steps=16, n_epochs=1, num_minibatches=1)
+    vec = envs.make("deep-sea-treasure-v0", num_envs=2, seed=0)
+    probe = envs.make_env("deep-sea-treasure-v0")
+    losses = []
+    for stretch in (1.0, 50.0):
+        learner = MOPPO(probe.observation_space, probe.action_space, 2, cfg, torch.device("cpu"), seed=0)
+        vec.reset(seed=[0, 1])
+        rollout = learner.collect(vec)
+        with torch.no_grad():
+            learner.policy.return_norm.var.mul_(stretch**2)  # as if the statistics had moved since
+        torch.manual_seed(1)
+        losses.append(learner.update(rollout, Objective(weights=np.array([0.5, 0.5])))["policy_loss"])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
+def test_extensions_never_pick_a_policy_twice_and_the_budget_is_spent():
+    budget = 40_000
+    agent = CMORL("deep-sea-treasure-v0", seed=0, **{**SMALL, "num_select": 2})
+    agent.learn(budget, progress_bar=False)
+    assert len(agent.selected) == len(set(agent.selected))
+    rounds = collections.defaultdict(set)
+    for entry in agent.archive.entries:
+        job = entry.meta["job"]
+        if job.startswith("extend"):
+            _, round_index, start_id, _ = job.split("-")
+            rounds[int(start_id)].add(int(round_index))
+    assert all(len(r) == 1 for r in rounds.values()), rounds
+    assert budget - agent.transitions_per_update < agent.num_timesteps <= budget  # all of it, and no more
+
+
+def test_gap_preferences_aim_between_neighbours_and_are_new():
+    agent = CMORL(CORRIDOR, **SMALL)
+    agent.ref_point = np.array([-1.0, -10.0])
+    for value in ([1.0, -1.0], [6.0, -5.0]):
+        agent.archive.add(np.array(value), {"w": torch.zeros(1)})
+    first = agent.gap_preferences_for(1)[0]
+    np.testing.assert_allclose(first @ np.array([1.0, -1.0]), first @ np.array([6.0, -5.0]))  # equally good there
+    agent.gap_preferences.append(first.tolist())
+    more = agent.gap_preferences_for(3)
+    assert len(more) == 3
+    used = [*agent.initial_preferences, first]
+    assert all(min(np.abs(w - u).sum() for u in used) > 1e-3 for w in more)
+
+
+def test_state_keeps_the_selected_policies_and_gap_preferences():
+    agent = CMORL(CORRIDOR, **SMALL)
+    agent.selected, agent.gap_preferences, agent.stage, agent.round = [3, 7], [[0.3, 0.7]], 2, 4
+    other = CMORL(CORRIDOR, **SMALL)
+    other.load_state_dict(agent.state_dict())
+    assert (other.selected, other.gap_preferences, other.stage, other.round) == ([3, 7], [[0.3, 0.7]], 2, 4)
