@@ -17,7 +17,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +84,34 @@ class JobPool:
                 process.terminate()
         self._pool.shutdown(wait=not abort, cancel_futures=True)
         self._pool = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Start ``fn(*args)`` beside the caller and return its future at once (non-blocking).
+
+        ``serial`` runs it here, now, and returns a finished future (deterministic: tests and
+        debugging); ``local`` runs it in the spawn pool; ``ray`` on the cluster. A loop polls
+        ``future.done()`` and never waits for it.
+        """
+        if self.executor == "serial":
+            future: Future = Future()
+            try:
+                future.set_result(fn(*args))
+            except Exception as err:  # delivered through the future, as a worker's error would be
+                future.set_exception(err)
+            return future
+        if self.executor == "ray":
+            try:
+                import ray
+            except ImportError:
+                raise ValueError("executor 'ray' needs Ray: pip install 'morl[ray]'") from None
+            if not ray.is_initialized():
+                ray.init(address=self.ray_address, ignore_reinit_error=True, log_to_driver=False)
+            return ray.remote(num_cpus=1)(fn).remote(*args).future()
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                             initargs=(1, os.getpid()))  # fmt: skip
+        return self._pool.submit(fn, *args)
 
     def stream(self, fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
         """Yield ``fn(*args)`` for every ``args`` in ``jobs``, in submission order, as each is ready.

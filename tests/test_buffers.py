@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from morl.buffers import Rollout, vector_gae
+from morl.buffers import ReplayBuffer, Rollout, vector_gae
 
 
 def _rollout(terminated: bool, truncated: bool) -> Rollout:
@@ -46,3 +46,37 @@ def test_gae_bootstraps_last_step_from_next_value():
     r.valid[:] = True
     adv, _ = vector_gae(r, gamma=0.9, gae_lambda=1.0)
     assert adv[2, 0, 0].item() == pytest.approx(0.0 + 0.9 * 0.3 - 0.7)
+
+
+def _step(buffer, start: float, valid: list[bool]):
+    n = len(valid)
+    obs = torch.arange(start, start + n, dtype=torch.float32)[:, None].repeat(1, 2)  # (N, D=2)
+    return buffer.add(obs, obs[:, :1] * 2, obs * 3, obs + 0.5, torch.zeros(n, dtype=torch.bool), torch.tensor(valid))
+
+
+def test_replay_stores_only_valid_rows_and_overwrites_the_oldest():
+    buffer = ReplayBuffer(capacity=5, obs_dim=2, action_dim=1, num_objectives=2)
+    assert _step(buffer, 0, [True, False, True]) == 2  # the autoreset row (1) is no transition
+    assert buffer.obs[:2, 0].tolist() == [0.0, 2.0] and len(buffer) == 2
+    _step(buffer, 10, [True, True, True])
+    _step(buffer, 20, [True, True, False])  # 7 stored into 5 rows: the two oldest are gone
+    assert len(buffer) == 5 and buffer.added == 7
+    assert buffer.latest(5).obs[:, 0].tolist() == [10.0, 11.0, 12.0, 20.0, 21.0]
+    batch = buffer.sample(64, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(batch.rewards, batch.obs * 3)  # rows stay together
+    torch.testing.assert_close(batch.next_obs, batch.obs + 0.5)
+
+
+def test_replay_state_round_trips_so_sampling_continues_identically():
+    buffer = ReplayBuffer(capacity=5, obs_dim=2, action_dim=1, num_objectives=2)
+    for start in (0, 10, 20):
+        _step(buffer, start, [True, True, True])
+    copy = ReplayBuffer(capacity=5, obs_dim=2, action_dim=1, num_objectives=2)
+    copy.load_state_dict(buffer.state_dict())
+    assert (copy.pos, copy.size, copy.added) == (buffer.pos, buffer.size, buffer.added)
+    a = buffer.sample(16, torch.Generator().manual_seed(1))
+    b = copy.sample(16, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a.obs, b.obs)
+    small = ReplayBuffer(capacity=3, obs_dim=2, action_dim=1, num_objectives=2)
+    with pytest.raises(ValueError, match="does not fit"):
+        small.load_state_dict(buffer.state_dict())

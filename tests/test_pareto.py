@@ -210,3 +210,18 @@ def test_load_never_unpickles(tmp_path):
     with pytest.raises(FormatError):
         ParetoArchive.load(tmp_path)
     assert not os.path.exists(marker)
+
+
+def test_drop_unused_networks_forgets_snapshots_no_entry_names(tmp_path):
+    archive = ParetoArchive(2)
+    archive.add_network("net@1", {"w": torch.zeros(1)})
+    archive.add([1.0, 1.0], network="net@1", preference=[0.5, 0.5])
+    archive.add_network("net@2", {"w": torch.ones(1)})
+    archive.add([0.5, 0.5], network="net@2", preference=[0.5, 0.5])  # dominated: net@2 is named by nothing
+    assert archive.drop_unused_networks() == ["net@2"]
+    archive.add_network("net@3", {"w": torch.ones(1)})
+    archive.add([2.0, 2.0], network="net@3", preference=[0.5, 0.5])  # dominates net@1's only entry
+    assert archive.drop_unused_networks() == ["net@1"]
+    assert list(archive.networks) == ["net@3"]
+    archive.save(tmp_path)
+    assert [p.name for p in tmp_path.glob("network-*")] == ["network-net@3.safetensors"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from morl.agents.base import Agent
 from morl.agents.cmorl import CMORL
+from morl.agents.pcsac import PCSAC
 from morl.agents.scalarized import Scalarized
 
-REGISTRY: dict[str, type[Agent]] = {Scalarized.name: Scalarized, CMORL.name: CMORL}
+REGISTRY: dict[str, type[Agent]] = {Scalarized.name: Scalarized, CMORL.name: CMORL, PCSAC.name: PCSAC}
 
 
 def get(name: str) -> type[Agent]:
