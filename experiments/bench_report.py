@@ -105,7 +105,7 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
     budget_head = f"budget ({_unit_words(one_unit)})" if one_unit else "budget"
     spent_head = _unit_words(one_unit) if one_unit else "spent"
     columns = ["algo", "env", "objectives", budget_head, "seeds ok"]
-    columns += ["HV", "HV / true HV", "EU", "\\|F\\|", "sparsity", "spacing"]
+    columns += ["HV", "HV / true HV", "true points", "EU", "\\|F\\|", "sparsity", "spacing"]
     columns += [f"HV@{budget_label(b)}" for b in hv_at]
     columns += [spent_head, "train wall (s)", "cell wall (s)", "steps/s", "errors"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -125,6 +125,7 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
             f"{len(ok)}/{len(group)}",
             _mean_std([r.report["hypervolume"] for r in ok]),
             _mean_std([r.report.get("hypervolume_ratio") for r in ok]) if has_truth else "n/a",
+            _true_points(ok) if has_truth else "n/a",
             _mean_std([r.report["expected_utility"] for r in ok]),
             _mean_std([r.report["cardinality"] for r in ok]),
             _mean_std([r.report.get("sparsity") for r in ok]),
@@ -138,6 +139,11 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _true_points(ok: list[CellResult]) -> str:
+    """Per seed, true-front points found of the front's size, e.g. ``10/10, 9/10, 10/10``."""
+    return ", ".join(f"{r.report['true_points']:.0f}/{r.report['true_front_size']:.0f}" for r in ok)
 
 
 def plot_groups(results: list[CellResult], plots_dir: Path) -> dict[tuple[str, str, int], list[Path]]:

@@ -76,6 +76,20 @@ def alive(pids: set[int]) -> list[int]:
     return running
 
 
+def progress_marker(run_dir: Path) -> list[tuple[str, int]]:
+    """What the run has saved so far (checkpoint files and their times): it changes with each saved step."""
+    root = run_dir / runs.CHECKPOINT_DIR
+    if not root.is_dir():
+        return []
+    marker = []
+    for path in root.rglob("*.json"):
+        try:
+            marker.append((str(path), path.stat().st_mtime_ns))
+        except OSError:  # replaced while we looked
+            continue
+    return sorted(marker)
+
+
 def unreadable_by_group(root: Path) -> list[str]:
     """Files and directories of ``root`` that the group cannot read (lock file aside)."""
     bad = []
@@ -119,13 +133,17 @@ def kill_loop(args: argparse.Namespace) -> dict[str, object]:
     rng = random.Random(args.seed)
     kills, orphans, resumed = [], 0, False
     for k in range(args.kills):
+        before = progress_marker(cut)
         proc = _start(_command(args, cut, resume=resumed))
-        delay = args.startup + rng.uniform(0.0, 2.0 * reference_seconds / max(1, args.kills))  # spread over the run
-        deadline = time.time() + delay
-        children: set[int] = set()
+        started, children = time.time(), set()
+        while proc.poll() is None and progress_marker(cut) == before:  # let every attempt get somewhere
+            children |= descendants(proc.pid)
+            time.sleep(0.05)
+        deadline = time.time() + rng.uniform(0.0, 2.0 * reference_seconds / max(1, args.kills))  # then anywhere
         while time.time() < deadline and proc.poll() is None:
             children |= descendants(proc.pid)
             time.sleep(0.05)
+        delay = time.time() - started
         if proc.poll() is not None:  # finished before this kill: nothing left to kill
             kills.append({"kill": k, "finished_first": True})
             break
@@ -145,6 +163,7 @@ def kill_loop(args: argparse.Namespace) -> dict[str, object]:
         record = {"kill": k, "after_s": round(delay, 2), "children": len(children), "orphans": len(left),
                   "children_gone_after_s": round(exit_seconds, 1),
                   "checkpoint_env_steps": None if state is None else state["num_timesteps"],
+                  "checkpoint_stage": None if state is None else state.get("stage"),
                   "job_checkpoints": len(list((cut / runs.CHECKPOINT_DIR / "jobs").glob("*.json")))}  # fmt: skip
         kills.append(record)
         print(json.dumps(record), flush=True)
@@ -169,7 +188,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--total-timesteps", type=int, default=100_000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--startup", type=float, default=4.0, help="seconds a trainer needs before it does work")
     parser.add_argument(
         "--grace", type=float, default=60.0,
         help="seconds a killed trainer's workers may take to notice (a worker still importing torch notices after)",

@@ -92,6 +92,19 @@ def cardinality(front: np.ndarray | list) -> int:
     return len(non_dominated(front))
 
 
+def true_points_found(front: np.ndarray | list, true_front: np.ndarray | list, tol: float = 1e-4) -> int:
+    """How many points of ``true_front`` some point of ``front`` matches within ``tol`` in every objective.
+
+    The hypervolume ratio can be near 1 with a point missing (an unsupported one adds little
+    volume); this counts them.
+    """
+    arr, truth = as_front(front), as_front(true_front)
+    if not len(arr) or not len(truth):
+        return 0
+    close = np.all(np.abs(truth[:, None, :] - arr[None, :, :]) <= tol, axis=-1)  # (k, n)
+    return int(close.any(axis=1).sum())
+
+
 def evaluate_front(
     front: np.ndarray | list,
     ref_point: np.ndarray | list,
@@ -112,6 +125,8 @@ def evaluate_front(
         report["hypervolume_ratio"] = (
             report["hypervolume"] / report["true_hypervolume"] if report["true_hypervolume"] > 0 else float("nan")
         )
+        report["true_points"] = float(true_points_found(arr, true_front))
+        report["true_front_size"] = float(len(as_front(true_front)))
         report["igd"] = igd(arr, true_front) if len(arr) else float("nan")
         report["maximum_utility_loss"] = maximum_utility_loss(arr, true_front, weights) if len(arr) else float("nan")
     return report

@@ -133,3 +133,13 @@ def test_evaluate_front_report():
     assert full["hypervolume_ratio"] == pytest.approx(1.0) and full["igd"] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="sum to 1"):
         metrics.evaluate_front(dst, [0, -25], [[0.5, 0.6]])
+
+
+def test_true_points_found_counts_matches_within_tolerance():
+    true_front = [[0.7, -1.0], [8.2, -3.0], [11.5, -5.0]]
+    found = [[0.7, -1.0], [8.20001, -3.0], [11.0, -5.0], [0.5, -0.5]]
+    assert metrics.true_points_found(found, true_front) == 2  # 11.0 is not 11.5
+    assert metrics.true_points_found(found, true_front, tol=1.0) == 3
+    assert metrics.true_points_found(np.empty((0, 2)), true_front) == 0
+    report = metrics.evaluate_front(found, [0, -25], [[0.5, 0.5]], true_front)
+    assert (report["true_points"], report["true_front_size"]) == (2, 3)
