@@ -55,12 +55,15 @@ class CausalFit:
 
 
 def fit(states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, standardize: bool = False,
-        seed: int = 0) -> CausalFit:  # fmt: skip
+        seed: int = 0, shuffle: int | list[int] | None = None) -> CausalFit:  # fmt: skip
     """Fit DirectLiNGAM on ``[states | actions | rewards]`` (rows are transitions), rewards as sinks.
 
     Constant columns are dropped first (their effect is reported as 0; a constant reward's row is
     all 0). ``standardize`` z-scores every column first, so effects are in standard deviations
     and a preference mixes objectives of different scales evenly (our addition, not CIP's).
+    ``shuffle`` (a seed) makes the fit a control: its effects are then permuted at random across
+    the state dimensions and, separately, across the action dimensions (one permutation for all
+    objectives), so the weights keep their values but no longer sit on the dimensions that cause them.
     """
     start = time.perf_counter()
     states, actions, rewards = (np.asarray(x, dtype=np.float64) for x in (states, actions, rewards))
@@ -87,6 +90,11 @@ def fit(states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, standardiz
         adjacency = np.asarray(model.adjacency_matrix_)  # [i, j]: effect of j on i
         for row, column in enumerate(kept_rewards):
             effects[column - inputs, kept_inputs] = adjacency[sinks[row], : len(kept_inputs)]
+    if shuffle is not None:
+        rng = np.random.default_rng(shuffle)
+        s = states.shape[1]
+        order = np.concatenate([rng.permutation(s), s + rng.permutation(actions.shape[1])])
+        effects = effects[:, order]
     return CausalFit(effects, states.shape[1], time.perf_counter() - start, len(states))
 
 

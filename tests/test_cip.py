@@ -36,6 +36,18 @@ def test_directlingam_recovers_the_parents_of_each_reward():
     np.testing.assert_array_equal(np.abs(standardized.effects) > 0.1, truth != 0)
 
 
+def test_shuffled_fit_permutes_effects_within_states_and_within_actions():
+    pytest.importorskip("lingam")
+    s, a, r = _synthetic(500)
+    fit = cip.fit(s, a, r, seed=0)
+    shuffled = cip.fit(s, a, r, seed=0, shuffle=[0, 7])
+    again = cip.fit(s, a, r, seed=0, shuffle=[0, 7])
+    np.testing.assert_array_equal(shuffled.effects, again.effects)  # seeded
+    for block in ("state_effects", "action_effects"):
+        np.testing.assert_array_equal(np.sort(getattr(fit, block), axis=1), np.sort(getattr(shuffled, block), axis=1))
+    assert not np.array_equal(fit.effects, shuffled.effects)
+
+
 def test_weights_sum_to_the_dimension_and_follow_the_preference():
     effects = torch.tensor([[2.0, 0.0], [0.0, 1.0]])  # action 0 drives objective 0, action 1 objective 1
     w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])

@@ -112,8 +112,15 @@ def _buffer(run: Path) -> dict:
     return morl.storage.load_state(run / "checkpoints" / "agent")["buffer"]
 
 
-def test_killed_run_resumes_with_its_replay_to_the_same_archive(tmp_path, monkeypatch):
-    hparams = {**SMALL, "eval_interval": 600, "learning_starts": 200}
+EMPOWERMENT = {"cip": True, "cip_interval": 300, "cip_samples": 200, "empowerment_coef": 1.0,
+               "empowerment_starts": 100, "cip_shuffle_weights": True}  # fmt: skip
+
+
+@pytest.mark.parametrize("extra", [{}, EMPOWERMENT], ids=["plain", "cip-empowerment-shuffled"])
+def test_killed_run_resumes_with_its_replay_to_the_same_archive(tmp_path, monkeypatch, extra):
+    if extra.get("cip"):
+        pytest.importorskip("lingam")
+    hparams = {**SMALL, "eval_interval": 600, "learning_starts": 200, **extra}
     kwargs = {"total_timesteps": 1200, "ref_point": [0, 0], "hparams": hparams, "progress_bar": False,
               "tensorboard": False}  # fmt: skip
     whole = morl.train("pcsac", ENV, out=tmp_path / "whole", **kwargs)
@@ -138,17 +145,50 @@ def test_killed_run_resumes_with_its_replay_to_the_same_archive(tmp_path, monkey
     for key in ("obs", "actions", "rewards", "next_obs", "terminated"):
         torch.testing.assert_close(_buffer(tmp_path / "whole")[key], _buffer(tmp_path / "cut")[key], rtol=0, atol=0)
     assert resumed.agent.gradient_steps == whole.agent.gradient_steps
+    if extra.get("empowerment_coef"):  # the inverse model and its optimiser resumed too
+        saved = morl.storage.load_state(tmp_path / "whole" / "checkpoints" / "agent")
+        for key, value in saved["inverse"].items():
+            torch.testing.assert_close(value, resumed.agent.inverse.state_dict()[key], rtol=0, atol=0)
 
 
 def test_cip_settings_do_nothing_while_cip_is_off():
     plain = _agent(eval_interval=800)
     plain.learn(800, progress_bar=False)
     off = _agent(eval_interval=800, cip=False, cip_interval=100, cip_samples=50, cip_augment_ratio=0.5,
-                 cip_standardize=True)  # fmt: skip
+                 cip_standardize=True, cip_shuffle_weights=True)  # fmt: skip
     off.learn(800, progress_bar=False)
     np.testing.assert_array_equal(plain.archive.values, off.archive.values)
     for key, value in plain.actor.state_dict().items():
         torch.testing.assert_close(value, off.actor.state_dict()[key], rtol=0, atol=0)
+
+
+def test_empowerment_off_is_cip_without_the_inverse_model():
+    pytest.importorskip("lingam")
+    cip_only = {"eval_interval": 800, "cip": True, "cip_interval": 400, "cip_samples": 300}
+    plain = _agent(**cip_only)
+    plain.learn(800, progress_bar=False)
+    zero = _agent(**cip_only, empowerment_coef=0.0, empowerment_starts=0)
+    zero.learn(800, progress_bar=False)
+    assert zero.inverse is None and "inverse" not in zero.state_dict()
+    # the model trains but its bonus never enters the actor: still the same numbers
+    unused = _agent(**cip_only, empowerment_coef=1.0, empowerment_starts=10**9)
+    unused.learn(800, progress_bar=False)
+    # the bonus enters after 100 gradient steps: the actor changes, and q trains (its learning: test_empowerment.py)
+    on = _agent(**cip_only, empowerment_coef=1.0, empowerment_starts=100)
+    untrained = _agent(**cip_only, empowerment_coef=1.0).inverse
+    on.learn(800, progress_bar=False)
+    for other in (zero, unused):
+        np.testing.assert_array_equal(plain.archive.values, other.archive.values)
+        for key, value in plain.actor.state_dict().items():
+            torch.testing.assert_close(value, other.actor.state_dict()[key], rtol=0, atol=0)
+    assert any(not torch.equal(v, on.actor.state_dict()[k]) for k, v in plain.actor.state_dict().items())
+    assert any(not torch.equal(v, on.inverse.state_dict()[k]) for k, v in untrained.state_dict().items())
+    assert on.gradient_steps > 100 and on.diagnostics[-2:] == ("inverse_loss", "empowerment")
+
+
+def test_empowerment_needs_cip():
+    with pytest.raises(ValueError, match=r"empowerment_coef=0\.5 needs the CIP module: set cip=true"):
+        _agent(empowerment_coef=0.5)
 
 
 def test_cip_on_fits_weights_and_trains():

@@ -9,8 +9,9 @@ one preference per episode. ``alpha`` is tuned towards the target entropy ``-|A|
 
 With ``cip=True`` the CIP module (:mod:`morl.cip`, research/cip.md §4) refits DirectLiNGAM every
 ``cip_interval`` env steps, weights each action dimension's log-probability in both entropy terms by
-``|A| * softmax(w . B_a)``, and adds counterfactual transitions to every batch. With ``cip=False``
-none of it runs: the numbers are plain PC-SAC's.
+``|A| * softmax(w . B_a)``, adds counterfactual transitions to every batch and, with
+``empowerment_coef > 0``, pays the actor CIP's empowerment bonus through an inverse-dynamics model
+(:mod:`morl.empowerment`). With ``cip=False`` none of it runs: the numbers are plain PC-SAC's.
 
 Envs restart (a reset with a seed derived from the step count) at every evaluation, which is
 also where checkpoints are taken, so a resumed run repeats the uninterrupted one.
@@ -30,6 +31,7 @@ from torch.nn import functional as F
 from morl import cip, distributed, envs, preferences, spaces, storage, tasks
 from morl.agents.base import Agent, Callback
 from morl.buffers import ReplayBuffer, Transitions
+from morl.empowerment import InverseDynamics
 from morl.evaluation import evaluate_groups
 from morl.nn import StackedLinear, one_torch_thread
 from morl.pareto import ParetoArchive
@@ -68,6 +70,15 @@ class PCSACConfig:
         cip_standardize: z-score the columns before the fit (ours; research/cip.md §4 (a)).
         cip_augment_ratio: counterfactual transitions per real one in every batch (CIP: 1; 0 disables).
         cip_swap_threshold: a state dimension whose effect on every objective is at most this is swapped.
+        cip_shuffle_weights: a control: every fit's effects are permuted at random across the state
+            dimensions and across the action dimensions (seeded), so weights and swap set keep their
+            values but lose their causal meaning.
+        empowerment_coef: lambda_E, CIP's causality-aware empowerment (needs ``cip``): the actor
+            gets ``lambda_E * alpha * (weighted log q(a | s, s', w) - weighted log pi(a | s, w))``,
+            q an inverse-dynamics model trained by maximum likelihood on every batch. 0 (default)
+            builds no model: the paper's value is unknown (research/cip.md §0, §4 (d)).
+        empowerment_starts: gradient steps before the bonus enters the actor loss (the model trains
+            from the first; CIP release: 2,000).
         executor: where CIP fits run beside training: "local" (a worker process), "serial"
             (inline, deterministic), "ray".
     """
@@ -95,6 +106,9 @@ class PCSACConfig:
     cip_standardize: bool = False
     cip_augment_ratio: float = 1.0
     cip_swap_threshold: float = 1e-6
+    cip_shuffle_weights: bool = False
+    empowerment_coef: float = 0.0
+    empowerment_starts: int = 2_000
     executor: Literal["local", "serial", "ray"] = "local"
 
 
@@ -121,11 +135,17 @@ class Actor(nn.Module):
     def sample(self, obs: torch.Tensor, w: torch.Tensor,
                generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """A reparameterised action (B, A) and its log-probability per action dimension (B, A), tanh included."""
+        return self.sample_pre_tanh(obs, w, generator)[:2]
+
+    def sample_pre_tanh(self, obs: torch.Tensor, w: torch.Tensor, generator: torch.Generator | None,
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """:meth:`sample`, plus the action before the tanh (B, A)."""
         mean, log_std = self(obs, w)
         noise = torch.randn(mean.shape, device=mean.device, generator=generator)
-        action = torch.tanh(mean + log_std.exp() * noise)
+        pre_tanh = mean + log_std.exp() * noise
+        action = torch.tanh(pre_tanh)
         log_prob = -0.5 * noise.pow(2) - log_std - 0.5 * np.log(2 * np.pi) - torch.log1p(TANH_EPS - action.pow(2))
-        return action, log_prob
+        return action, log_prob, pre_tanh
 
     def act(self, obs: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """The deterministic action ``tanh(mean)``."""
@@ -181,6 +201,12 @@ class PCSAC(Agent):
                     "preferences_per_sample", "cip_interval", "cip_samples"):  # fmt: skip
             if getattr(cfg, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+        if cfg.empowerment_coef < 0 or cfg.empowerment_starts < 0:
+            raise ValueError(f"empowerment_coef and empowerment_starts must be >= 0, got {cfg.empowerment_coef} "
+                             f"and {cfg.empowerment_starts}")  # fmt: skip
+        if cfg.empowerment_coef > 0 and not cfg.cip:
+            raise ValueError(f"empowerment_coef={cfg.empowerment_coef} needs the CIP module: set cip=true as well "
+                             "(or empowerment_coef=0)")  # fmt: skip
         if cfg.gradient_steps < 1 and cfg.gradient_steps != -1:
             raise ValueError(f"gradient_steps must be >= 1 or -1 (one per transition), got {cfg.gradient_steps}")
         self.obs_dim = spaces.flat_dim(self.observation_space)
@@ -194,6 +220,10 @@ class PCSAC(Agent):
             torch.manual_seed(seed)
             self.actor = Actor(self.obs_dim, m, self.action_dim, cfg.net_arch).to(dev)
             self.critic = TwinCritic(self.obs_dim, m, self.action_dim, cfg.net_arch).to(dev)
+            self.inverse: InverseDynamics | None = None  # CIP's q(a | s, s', w), only with empowerment on
+            if cfg.empowerment_coef > 0:
+                self.inverse = InverseDynamics(self.obs_dim, m, self.action_dim, cfg.net_arch,
+                                               (LOG_STD_MIN, LOG_STD_MAX)).to(dev)  # fmt: skip
         self.critic_target = TwinCritic(self.obs_dim, m, self.action_dim, cfg.net_arch).to(dev)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
@@ -202,6 +232,8 @@ class PCSAC(Agent):
         self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=cfg.learning_rate)
         self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=cfg.learning_rate)
         self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=cfg.learning_rate)
+        self.inverse_optim = None if self.inverse is None else torch.optim.Adam(self.inverse.parameters(),
+                                                                                lr=cfg.learning_rate)  # fmt: skip
         self.buffer = ReplayBuffer(cfg.buffer_size, self.obs_dim, self.action_dim, m, dev)
         self.generator = torch.Generator(device=dev)
         self.generator.manual_seed(seed)
@@ -226,7 +258,9 @@ class PCSAC(Agent):
         """``train.csv`` columns: SAC's losses, alpha, entropy, Q, mean grid returns per objective (+ CIP fits)."""
         base = ("critic_loss", "actor_loss", "ent_coef", "ent_coef_loss", "entropy", "q_value")
         returns = tuple(f"return_{j}" for j in range(self.num_objectives))
-        return (*base, *returns, *(("cip_fit_seconds", "cip_swapped_dims") if self.config.cip else ()))
+        fits = ("cip_fit_seconds", "cip_swapped_dims") if self.config.cip else ()
+        empowerment = ("inverse_loss", "empowerment") if self.inverse is not None else ()
+        return (*base, *returns, *fits, *empowerment)
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -315,12 +349,27 @@ class PCSAC(Agent):
         critic_loss.backward()
         self.critic_optim.step()
 
-        action, log_prob = self.actor.sample(batch.obs, w, self.generator)
+        if self.inverse is not None:  # CIP's inverse model: maximum likelihood of the replay actions
+            inverse_loss = self.inverse.nll(batch.obs, batch.next_obs, w, batch.actions)
+            self.inverse_optim.zero_grad(set_to_none=True)
+            inverse_loss.backward()
+            self.inverse_optim.step()
+            self._stats.setdefault("inverse_loss", []).append(inverse_loss.detach())
+
+        action, log_prob, pre_tanh = self.actor.sample_pre_tanh(batch.obs, w, self.generator)
         log_pi = self._entropy_log_prob(log_prob, w)  # (B,)
         self.critic.requires_grad_(False)
         q_pi = (self.critic(batch.obs, action, w) * w).sum(-1).min(dim=0).values  # (B,)
         self.critic.requires_grad_(True)
-        actor_loss = (alpha * log_pi - q_pi).mean()
+        if self.inverse is not None and self.gradient_steps >= cfg.empowerment_starts:
+            self.inverse.requires_grad_(False)
+            log_q = self._entropy_log_prob(self.inverse.log_prob(batch.obs, batch.next_obs, w, action, pre_tanh), w)
+            self.inverse.requires_grad_(True)
+            empowerment = log_q - log_pi  # (B,) the bound on I(a; s' | s) per sample
+            actor_loss = (alpha * log_pi - q_pi - cfg.empowerment_coef * alpha * empowerment).mean()
+            self._stats.setdefault("empowerment", []).append(empowerment.detach().mean())
+        else:
+            actor_loss = (alpha * log_pi - q_pi).mean()
         self.actor_optim.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_optim.step()
@@ -342,8 +391,9 @@ class PCSAC(Agent):
     def _submit_fit(self) -> None:
         rows = self.buffer.latest(self.config.cip_samples)
         states, actions, rewards = rows.obs.cpu().numpy(), rows.actions.cpu().numpy(), rows.rewards.cpu().numpy()
+        shuffle = [self.seed, self.num_timesteps] if self.config.cip_shuffle_weights else None
         self._pending_fit = self._pool.submit(cip.fit, states, actions, rewards, self.config.cip_standardize,
-                                              self.seed)  # fmt: skip
+                                              self.seed, shuffle)  # fmt: skip
 
     def _use_fit(self, fit: cip.CausalFit | None) -> None:
         """Train with ``fit``'s weights and swap set from now on (None: none yet)."""
@@ -481,6 +531,9 @@ class PCSAC(Agent):
             "next_eval": self.next_eval,
             "next_fit": self.next_fit,
         }
+        if self.inverse is not None:
+            state["inverse"] = self.inverse.state_dict()
+            state["inverse_optim"] = _optim_state(self.inverse_optim)
         if self.causal is not None:
             state["causal"] = {"effects": torch.as_tensor(self.causal.effects), "state_dim": self.causal.state_dim,
                                "seconds": self.causal.seconds, "samples": self.causal.samples}  # fmt: skip
@@ -496,6 +549,9 @@ class PCSAC(Agent):
         _load_optim(self.actor_optim, state["actor_optim"])
         _load_optim(self.critic_optim, state["critic_optim"])
         _load_optim(self.alpha_optim, state["alpha_optim"])
+        if self.inverse is not None:
+            self.inverse.load_state_dict(state["inverse"])
+            _load_optim(self.inverse_optim, state["inverse_optim"])
         self.generator.set_state(state["generator"])
         self.buffer.load_state_dict(state["buffer"])
         self.next_eval, self.next_fit = int(state["next_eval"]), int(state["next_fit"])
