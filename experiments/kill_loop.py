@@ -1,13 +1,15 @@
 """Kill a C-MORL training with ``kill -9`` again and again, resume it each time, and compare.
 
 The run killed ``--kills`` times at random moments (each time resumed with ``morl train
---resume``) must end with the archive and the metrics of one run never stopped. After every
-kill no worker process of the killed trainer may survive ``--grace`` seconds (a worker notices
-its parent's death within a second once started, or after its imports if it was still
-starting), and every file of the run directory must be readable by the group (umask 022).
+--resume``) must end with the archive and the metrics of one run never stopped. Each attempt
+runs until it has saved new progress or for two shares of the reference run's time (whichever
+comes first), then is killed within one more share. After every kill no worker process of the
+killed trainer may survive ``--grace`` seconds (a worker notices its parent's death within a
+second once started, or after its imports if it was still starting), and every file of the run
+directory must be readable by the group (umask 022).
 
-    python experiments/kill_loop.py --env deep-sea-treasure-v0 --total-timesteps 100000 --kills 10
-    python experiments/kill_loop.py --env mo-hopper-2d-v4 --total-timesteps 150000 --kills 10
+    python experiments/kill_loop.py --env deep-sea-treasure-v0 --total-timesteps 500000 --kills 10
+    python experiments/kill_loop.py --env mo-hopper-2d-v4 --total-timesteps 400000 --kills 10 --set eval_interval=2
 
 Prints one JSON line per kill and a summary; exits 1 if any check fails.
 """
@@ -136,10 +138,13 @@ def kill_loop(args: argparse.Namespace) -> dict[str, object]:
         before = progress_marker(cut)
         proc = _start(_command(args, cut, resume=resumed))
         started, children = time.time(), set()
-        while proc.poll() is None and progress_marker(cut) == before:  # let every attempt get somewhere
+        share = reference_seconds / max(1, args.kills)
+        # let an attempt save new progress (or run for two shares of the reference time when its
+        # checkpoints are far apart), then kill it anywhere within one more share
+        while proc.poll() is None and progress_marker(cut) == before and time.time() - started < 2.0 * share:
             children |= descendants(proc.pid)
             time.sleep(0.05)
-        deadline = time.time() + rng.uniform(0.0, 2.0 * reference_seconds / max(1, args.kills))  # then anywhere
+        deadline = time.time() + rng.uniform(0.0, share)
         while time.time() < deadline and proc.poll() is None:
             children |= descendants(proc.pid)
             time.sleep(0.05)
