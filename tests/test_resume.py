@@ -184,8 +184,11 @@ def test_ctrl_c_prints_one_line_and_leaves_no_worker(tmp_path):
     sets = [f"{k}={v}" for k, v in {**SMALL, "executor": "local", "workers": 2}.items()]
     cmd = [sys.executable, "-m", "morl.cli", "train", "cmorl", "--env", CORRIDOR, "--total-timesteps", "5000000",
            "--out", str(out), "--no-progress", "--set", *sets]  # fmt: skip  (a budget it cannot finish first)
+    # as from a terminal: SIGINT at its default (a test runner's worker may ignore it, and an ignored
+    # signal stays ignored across exec, so Python would never raise KeyboardInterrupt)
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     jobs, deadline, workers = out / "checkpoints" / "jobs", time.time() + 120, set()
     while time.time() < deadline and not list(jobs.glob("*.json")):
         workers |= _children(proc.pid)
