@@ -138,6 +138,15 @@ def state_dict_of(policy: Any) -> dict[str, torch.Tensor]:
     return state
 
 
+def load_weights_into(module: torch.nn.Module, weights: Any, what: str) -> torch.nn.Module:
+    """Load stored ``weights`` into ``module``; weights of another shape raise :class:`FormatError` naming ``what``."""
+    try:
+        module.load_state_dict(state_dict_of(weights))
+    except RuntimeError as err:
+        raise FormatError(f"{what}: weights do not fit this network ({err})") from None
+    return module
+
+
 def _split_tensors(state: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     """``state`` with every tensor replaced by ``{"__tensor__": key}`` and collected in ``tensors``."""
     if isinstance(state, torch.Tensor):

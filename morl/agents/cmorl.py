@@ -333,10 +333,7 @@ class CMORL(Agent):
         if entry_id not in self._networks:
             net = ActorCritic(self.observation_space, self.action_space, self.num_objectives, self.config.net_arch,
                               self.config.image_size)  # fmt: skip
-            try:
-                net.load_state_dict(storage.state_dict_of(self.entry(entry_id).policy))
-            except RuntimeError as err:
-                raise storage.FormatError(f"archive entry {entry_id}: weights do not fit this policy ({err})") from None
+            storage.load_weights_into(net, self.entry(entry_id).policy, f"archive entry {entry_id}")
             self._networks[entry_id] = net.to(self.device).eval()
         return self._networks[entry_id]
 

@@ -487,10 +487,7 @@ class PCSAC(Agent):
     def _snapshot(self, name: str) -> Actor:
         if name not in self._actors:
             actor = Actor(self.obs_dim, self.num_objectives, self.action_dim, self.config.net_arch)
-            try:
-                actor.load_state_dict(storage.state_dict_of(self.archive.network(name)))
-            except RuntimeError as err:
-                raise storage.FormatError(f"shared network {name!r}: weights do not fit this actor ({err})") from None
+            storage.load_weights_into(actor, self.archive.network(name), f"shared network {name!r}")
             self._actors[name] = actor.to(self.device).eval()
         return self._actors[name]
 
