@@ -121,6 +121,69 @@ def test_gap_preferences_aim_between_neighbours_and_are_new():
 def test_state_keeps_the_selected_policies_and_gap_preferences():
     agent = CMORL(CORRIDOR, **SMALL)
     agent.selected, agent.gap_preferences, agent.stage, agent.round = [3, 7], [[0.3, 0.7]], 2, 4
+    agent.gap_pairs, agent.fill_rounds = [[1, 2]], 3
     other = CMORL(CORRIDOR, **SMALL)
     other.load_state_dict(agent.state_dict())
     assert (other.selected, other.gap_preferences, other.stage, other.round) == ([3, 7], [[0.3, 0.7]], 2, 4)
+    assert (other.gap_pairs, other.fill_rounds) == ([[1, 2]], 3)
+
+
+def _front(agent: CMORL, *values: list[float]) -> None:
+    for value in values:
+        agent.archive.add(np.array(value), {"w": torch.zeros(1)}, meta={"episode_length": 5.0})
+
+
+def test_gap_pairs_are_the_widest_gaps_first_both_ways_and_the_least_tried():
+    agent = CMORL(CORRIDOR, **SMALL)
+    agent.ref_point = np.array([0.0, -25.0])
+    _front(agent, [1.0, -1.0], [2.0, -2.0], [100.0, -20.0], [5.0, -30.0])  # the last is below the reference point
+    ids = {tuple(e.value): e.id for e in agent.archive.entries}
+    pairs = [(tuple(p.value), tuple(q.value)) for p, q in agent.gap_pairs_for(3)]
+    assert pairs == [((2.0, -2.0), (100.0, -20.0)), ((100.0, -20.0), (2.0, -2.0)), ((1.0, -1.0), (2.0, -2.0))]
+    agent.gap_pairs = [[ids[(2.0, -2.0)], ids[(100.0, -20.0)]]]
+    assert [(tuple(p.value), tuple(q.value)) for p, q in agent.gap_pairs_for(1)] == [((100.0, -20.0), (2.0, -2.0))]
+    agent.gap_pairs += [[ids[a], ids[b]] for a, b in (((100.0, -20.0), (2.0, -2.0)), ((1.0, -1.0), (2.0, -2.0)))]
+    again = [(tuple(p.value), tuple(q.value)) for p, q in agent.gap_pairs_for(2)]
+    assert again == [((2.0, -2.0), (1.0, -1.0)), ((2.0, -2.0), (100.0, -20.0))]  # untried, then the widest again
+
+
+def test_gap_thresholds_keep_the_extension_inside_the_gap():
+    agent = CMORL(CORRIDOR, **SMALL)
+    agent.ref_point = np.array([0.0, -25.0])
+    start, towards = np.array([2.0, -2.0]), np.array([100.0, -20.0])
+    c = agent.gap_thresholds(start, towards, target=0)
+    assert c[1] == pytest.approx(-11.0)  # halfway to the other end: the extension bisects the gap
+    assert c[1] < start[1]  # the start is feasible
+    three = CMORL("minecart-deterministic-v0", **SMALL)
+    three.ref_point = np.array([-1.0, -1.0, -10.0])
+    c3 = three.gap_thresholds(np.array([1.0, 0.0, -2.0]), np.array([0.0, 1.0, -1.0]), target=1)
+    np.testing.assert_allclose(c3, [0.5, -0.1, -2.8])  # halfway in ore 1; beta's relaxation in fuel, better there
+
+
+def test_rounds_without_a_policy_to_extend_alternate_gap_extensions_and_new_policies():
+    agent = CMORL(CORRIDOR, **SMALL)
+    agent.ref_point = np.array([0.0, -25.0])
+    _front(agent, [1.0, -1.0], [50.0, -20.0])
+    agent.selected = [e.id for e in agent.archive.entries]
+    budget = 10**7
+    assert agent._extension_round(budget) == []
+    first = agent._fill_round(budget)
+    assert [s.key.split("-")[:2] for s in first] == [["gap", "extend"]] * 2
+    assert sorted(s.target for s in first) == [0, 1]
+    agent.round += 1  # as learn() does after each round
+    second = agent._fill_round(budget)
+    assert second and all(s.weights is not None for s in second)  # new stage-1 policies at gap preferences
+    agent.round += 1
+    third = agent._fill_round(budget)
+    assert [s.key.split("-")[:2] for s in third] == [["gap", "extend"]] * 2  # the gap again, with new seeds
+    assert len({s.seed for s in (*first, *third)}) == 4
+
+
+def test_gaps_of_a_three_objective_front_are_between_near_points_widest_first():
+    from morl.agents.cmorl_gaps import neighbours
+
+    values = np.array([[1.0, 0.0, 0.0], [0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    pairs = neighbours(values)
+    assert (0, 1) in pairs and pairs.index((0, 1)) == len(pairs) - 1  # the closest pair is the narrowest gap
+    widths = [np.linalg.norm(values[i] - values[j]) for i, j in pairs]
+    assert widths == sorted(widths, reverse=True)

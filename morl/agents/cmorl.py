@@ -8,7 +8,9 @@ Algorithm (research/cmorl.md §1; docs/algorithms/cmorl.md puts each step next t
    crowding distance (extremes first, never the same policy twice); for each selected ``pi_r``
    and each objective ``l``, starting from ``pi_r`` itself, maximise ``G_l`` subject to
    ``G_j >= c_j`` (j != l) with an interior-point log barrier, where
-   ``c_j = ref_j + beta * (G_j(pi_r) - ref_j)`` is fixed when the extension starts.
+   ``c_j = G_j(pi_r) - (1 - beta) |G_j(pi_r) - ref_j|`` is fixed when the extension starts.
+   Once every archive policy has been extended, the front's widest gaps get extensions of
+   their end points aimed into them, and new stage-1 policies at preferences in them, in turn.
 3. ``predict(obs, w)`` acts with the archive policy maximising ``w . G``.
 
 Independent policies (stage 1) and extensions (stage 2) are jobs run by ``morl.distributed``.
@@ -24,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from morl import distributed, policies, preferences, storage, tasks
+from morl.agents import cmorl_gaps
 from morl.agents.base import Agent, Callback
 from morl.agents.cmorl_jobs import JobResult, JobSpec, run_batch
 from morl.agents.moppo import MOPPOConfig
@@ -42,7 +45,7 @@ class CMORLConfig(MOPPOConfig):
         eval_episodes: episodes per evaluation.
         num_select: policies selected per extension round.
         update_iter: PPO updates per (policy, objective) extension in one round.
-        beta: constraint relaxation, ``c_j = ref_j + beta (G_j(pi_r) - ref_j)``.
+        beta: constraint relaxation, ``c_j = G_j(pi_r) - (1 - beta) |G_j(pi_r) - ref_j|``.
         barrier_t: barrier sharpness t; the barrier is ``(1/t) sum_j log(G_j - c_j)``.
         extension_learning_rate: constant Adam step size of stage 2 (its own, not stage 1's decayed one).
         extension_eval_interval: stage-2 updates between evaluations.
@@ -109,6 +112,8 @@ class CMORL(Agent):
         self.round = 0
         self.selected: list[int] = []
         self.gap_preferences: list[list[float]] = []  # stage-1 preferences added to fill gaps
+        self.gap_pairs: list[list[int]] = []  # (from id, towards id) of the gap extensions run so far
+        self.fill_rounds = 0  # rounds run once no policy was left to extend (gap extensions and stage 1 alternate)
         self._networks: dict[int, ActorCritic] = {}
 
     @property
@@ -180,7 +185,7 @@ class CMORL(Agent):
                 self.stage = 2
                 self.checkpoint()
             while self.stage == 2:
-                specs = self._extension_round(total_timesteps) or self._gap_round(total_timesteps)
+                specs = self._extension_round(total_timesteps) or self._fill_round(total_timesteps)
                 if not specs:
                     self.stage = 3
                     self.checkpoint()
@@ -219,6 +224,50 @@ class CMORL(Agent):
                 ))  # fmt: skip
         return specs
 
+    def _fill_round(self, total_timesteps: int) -> list[JobSpec]:
+        """Once no policy is left to extend: gap extensions and new stage-1 policies, in turn.
+
+        Gap extensions are cheap (``update_iter`` updates) and reach unsupported points; stage-1
+        policies cost a stage-1 share of the budget and find supported points that no extension
+        of the current front leads to. Alternating keeps either from starving the other.
+        """
+        rounds = (self._gap_extension_round, self._gap_round)
+        first = self.fill_rounds % 2
+        self.fill_rounds += 1
+        return rounds[first](total_timesteps) or rounds[1 - first](total_timesteps)
+
+    def gap_pairs_for(self, count: int) -> list[tuple[Any, Any]]:
+        """Up to ``count`` (from, towards) entries across the gaps, least tried first (:func:`cmorl_gaps.gap_pairs`)."""
+        tried = [(int(p), int(q)) for p, q in self.gap_pairs]
+        return cmorl_gaps.gap_pairs(self.archive.entries, self.ref_point, tried, count)
+
+    def gap_thresholds(self, start: np.ndarray, towards: np.ndarray, target: int) -> np.ndarray:
+        """Halfway into the gap where ``towards`` is worse, ``beta``'s relaxation elsewhere (:mod:`cmorl_gaps`)."""
+        return cmorl_gaps.gap_thresholds(self.thresholds(start), start, towards, target)
+
+    def _gap_extension_round(self, total_timesteps: int) -> list[JobSpec]:
+        """Extensions from the end points of the front's widest gaps into them, maximising the objective
+        the other end is best ahead in (range-normalised), under :meth:`gap_thresholds`."""
+        cfg: CMORLConfig = self.config
+        remaining_updates = self._remaining_updates(total_timesteps)
+        pairs = self.gap_pairs_for(min(2 * cfg.num_select, remaining_updates))
+        if not pairs:
+            return []
+        updates = min(cfg.update_iter, remaining_updates // len(pairs))
+        span = np.ptp(self.archive.values, axis=0)
+        specs = []
+        for start, towards in pairs:
+            self.gap_pairs.append([start.id, towards.id])
+            target = cmorl_gaps.gap_target(start.value, towards.value, span)
+            specs.append(self._spec(
+                f"gap-extend-{self.round}-{start.id}-{towards.id}", updates, target=target,
+                thresholds=self.gap_thresholds(start.value, towards.value, target), start_value=start.value,
+                start_length=start.meta.get("episode_length"), start_state=storage.state_dict_of(start.policy),
+                eval_interval=cfg.extension_eval_interval, learning_rate=cfg.extension_learning_rate,
+                anneal_lr=False, checkpoint_interval=updates,
+            ))  # fmt: skip
+        return specs
+
     def _gap_round(self, total_timesteps: int) -> list[JobSpec]:
         """New stage-1 policies at preferences in the front's largest gaps, once no policy is left to extend.
 
@@ -242,39 +291,9 @@ class CMORL(Agent):
         ]  # fmt: skip
 
     def gap_preferences_for(self, count: int) -> list[np.ndarray]:
-        """Up to ``count`` preferences no stage-1 policy has trained for, aimed at the front's gaps.
-
-        Two objectives: for the widest gaps between neighbours ``p, q`` of the front (measured
-        in range-normalised units), the preference under which ``p`` and ``q`` are equally good
-        (``w`` normal to ``q - p``), where a supported point between them would win. Otherwise,
-        or when those are used up, farthest-point sampling of a simplex grid away from every
-        preference trained so far.
-        """
-        m = self.num_objectives
+        """Up to ``count`` new stage-1 preferences aimed at the front's gaps (:func:`cmorl_gaps.gap_preferences`)."""
         used = [np.asarray(w, dtype=np.float64) for w in (*self.initial_preferences, *self.gap_preferences)]
-        chosen: list[np.ndarray] = []
-
-        def distance(w: np.ndarray) -> float:
-            return min(float(np.abs(w - u).sum()) for u in (*used, *chosen))
-
-        values = self.archive.values
-        above = values[np.all(values > self.ref_point, axis=1)] if len(values) else values
-        front = above if len(above) >= 2 else values
-        if m == 2 and len(front) >= 2:
-            points = front[np.argsort(front[:, 0])]
-            steps = np.diff(points, axis=0)
-            span = np.where(np.ptp(front, axis=0) > 0, np.ptp(front, axis=0), 1.0)
-            for i in np.argsort(-np.linalg.norm(steps / span, axis=1), kind="stable"):
-                normal = np.abs(steps[i][::-1])
-                if len(chosen) < count and normal.sum() > 0 and distance(normal / normal.sum()) > 1e-3:
-                    chosen.append(normal / normal.sum())
-        grid = tasks.eval_weights(m)
-        while len(chosen) < count:
-            gaps = np.array([distance(w) for w in grid])
-            if gaps.max() <= 1e-3:
-                break
-            chosen.append(grid[int(np.argmax(gaps))])
-        return chosen
+        return cmorl_gaps.gap_preferences(self.archive.values, self.ref_point, used, count)
 
     def _remaining_updates(self, total_timesteps: int) -> int:
         return max(0, total_timesteps - self.num_timesteps) // self.transitions_per_update
@@ -354,10 +373,13 @@ class CMORL(Agent):
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "stage": self.stage, "round": self.round, "selected": self.selected,
-                "gap_preferences": self.gap_preferences}  # fmt: skip
+                "gap_preferences": self.gap_preferences, "gap_pairs": self.gap_pairs,
+                "fill_rounds": self.fill_rounds}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.stage, self.round = int(state["stage"]), int(state["round"])
         self.selected = [int(i) for i in state["selected"]]
         self.gap_preferences = [[float(x) for x in w] for w in state.get("gap_preferences", [])]
+        self.gap_pairs = [[int(i) for i in pair] for pair in state.get("gap_pairs", [])]
+        self.fill_rounds = int(state.get("fill_rounds", 0))

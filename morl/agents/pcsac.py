@@ -19,25 +19,23 @@ also where checkpoints are taken, so a resumed run repeats the uninterrupted one
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from morl import cip, distributed, envs, preferences, spaces, storage, tasks
 from morl.agents.base import Agent, Callback
+from morl.agents.pcsac_nets import LOG_STD_MAX, LOG_STD_MIN, Actor, TwinCritic
 from morl.buffers import ReplayBuffer, Transitions
 from morl.empowerment import InverseDynamics
 from morl.evaluation import evaluate_groups
-from morl.nn import StackedLinear, one_torch_thread
+from morl.nn import one_torch_thread
 from morl.pareto import ParetoArchive
-
-LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # SAC's clamp
-TANH_EPS = 1e-6
 
 
 @dataclass
@@ -112,64 +110,6 @@ class PCSACConfig:
     executor: Literal["local", "serial", "ray"] = "local"
 
 
-def _mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
-        in_dim = width
-    layers.append(nn.Linear(in_dim, out_dim))
-    return nn.Sequential(*layers)
-
-
-class Actor(nn.Module):
-    """``pi(a | s, w)``: a tanh-squashed diagonal Gaussian on ``[-1, 1]^A``."""
-
-    def __init__(self, obs_dim: int, num_objectives: int, action_dim: int, net_arch: tuple[int, ...]) -> None:
-        super().__init__()
-        self.net = _mlp(obs_dim + num_objectives, net_arch, 2 * action_dim)
-
-    def forward(self, obs: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, log_std = self.net(torch.cat([obs, w], dim=-1)).chunk(2, dim=-1)
-        return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
-
-    def sample(self, obs: torch.Tensor, w: torch.Tensor,
-               generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        """A reparameterised action (B, A) and its log-probability per action dimension (B, A), tanh included."""
-        return self.sample_pre_tanh(obs, w, generator)[:2]
-
-    def sample_pre_tanh(self, obs: torch.Tensor, w: torch.Tensor, generator: torch.Generator | None,
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-        """:meth:`sample`, plus the action before the tanh (B, A)."""
-        mean, log_std = self(obs, w)
-        noise = torch.randn(mean.shape, device=mean.device, generator=generator)
-        pre_tanh = mean + log_std.exp() * noise
-        action = torch.tanh(pre_tanh)
-        log_prob = -0.5 * noise.pow(2) - log_std - 0.5 * np.log(2 * np.pi) - torch.log1p(TANH_EPS - action.pow(2))
-        return action, log_prob, pre_tanh
-
-    def act(self, obs: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """The deterministic action ``tanh(mean)``."""
-        return torch.tanh(self(obs, w)[0])
-
-
-class TwinCritic(nn.Module):
-    """Two Q-vector networks ``Q_i(s, a, w) in R^m`` evaluated as one batched matmul per layer: -> (2, B, m)."""
-
-    def __init__(self, obs_dim: int, num_objectives: int, action_dim: int, net_arch: tuple[int, ...]) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        last = obs_dim + action_dim + num_objectives
-        for width in net_arch:
-            layers += [StackedLinear(2, last, width, float(np.sqrt(2))), nn.ReLU()]
-            last = width
-        layers.append(StackedLinear(2, last, num_objectives, 1.0))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([obs, action, w], dim=-1)
-        return self.net(x.unsqueeze(0).expand(2, *x.shape))
-
-
 class PCSAC(Agent):
     """Preference-conditioned SAC with vector critics (CAPQL-style), and CIP's causal prioritisation.
 
@@ -229,11 +169,12 @@ class PCSAC(Agent):
         self.critic_target.requires_grad_(False)
         self.log_alpha = torch.tensor(float(np.log(cfg.init_ent_coef if cfg.ent_coef == "auto" else cfg.ent_coef)),
                                       device=dev, requires_grad=cfg.ent_coef == "auto")  # fmt: skip
-        self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=cfg.learning_rate)
-        self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=cfg.learning_rate)
-        self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=cfg.learning_rate)
-        self.inverse_optim = None if self.inverse is None else torch.optim.Adam(self.inverse.parameters(),
-                                                                                lr=cfg.learning_rate)  # fmt: skip
+        # fused: one kernel per optimizer step instead of ~10 small ops per tensor (a third of an update on CPU)
+        adam = functools.partial(torch.optim.Adam, lr=cfg.learning_rate, fused=True)
+        self.actor_optim = adam(self.actor.parameters())
+        self.critic_optim = adam(self.critic.parameters())
+        self.alpha_optim = adam([self.log_alpha])
+        self.inverse_optim = None if self.inverse is None else adam(self.inverse.parameters())
         self.buffer = ReplayBuffer(cfg.buffer_size, self.obs_dim, self.action_dim, m, dev)
         self.generator = torch.Generator(device=dev)
         self.generator.manual_seed(seed)
