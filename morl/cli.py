@@ -1,4 +1,4 @@
-"""``morl`` command line: train, eval, plot, envs, check-env.
+"""``morl`` command line: train, eval, plot, envs, check-env, data.
 
 Every user mistake (unknown algorithm, env or option, bad value) ends in one line naming the
 valid choices and exit status 2, never a traceback.
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from morl import agents, envs, metrics, multiagent, runs, spaces, storage, training
+from morl import agents, cli_data, envs, metrics, multiagent, runs, spaces, storage, training
 from morl import config as config_lib
 
 
@@ -268,7 +268,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="morl", description="Multi-objective reinforcement learning.")
     sub = parser.add_subparsers(
-        dest="command", required=True, parser_class=_Parser, metavar="{train,eval,plot,envs,check-env}"
+        dest="command", required=True, parser_class=_Parser, metavar="{train,eval,plot,envs,check-env,data}"
     )
 
     train = sub.add_parser("train", help="train an agent and write a run directory")
@@ -328,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-env", help="check an env against the multi-objective Gymnasium contract")
     check.add_argument("env", help="registered id or module:Class")
     check.set_defaults(func=cmd_check_env)
+    cli_data.add_parser(sub)
     return parser
 
 

@@ -109,3 +109,33 @@ def extremes(dim: int) -> np.ndarray:
     """The one-hot preferences, shape (dim, dim): each cares about a single objective."""
     _check_dim(dim)
     return np.eye(dim)
+
+
+def _normalised(draws: np.ndarray) -> np.ndarray:
+    return draws / draws.sum(axis=1, keepdims=True)
+
+
+def narrow(n: int, dim: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """D4MORL's *narrow* preferences: each entry ~ U(1/3, 2/3) before normalising, so no objective is ignored.
+
+    PEDA draws Dirichlet concentrations of order 1e7 (effectively the normalised draws themselves);
+    for two objectives every preference lies in [1/3, 2/3] per entry.
+    """
+    _check_dim(dim)
+    return _normalised(np.random.default_rng(rng).uniform(1.0 / 3.0, 2.0 / 3.0, size=(n, dim)))
+
+
+def wide(n: int, dim: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """D4MORL's *wide* preferences: each entry ~ U(0, 1) before normalising (the whole simplex, centre-heavy)."""
+    _check_dim(dim)
+    return _normalised(np.random.default_rng(rng).uniform(np.finfo(np.float64).tiny, 1.0, size=(n, dim)))
+
+
+DISTRIBUTIONS = {"uniform": uniform, "narrow": narrow, "wide": wide}
+
+
+def sample(distribution: str, n: int, dim: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """``n`` preferences from a named distribution of D4MORL (``uniform``, ``narrow``, ``wide``), shape (n, dim)."""
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"unknown preference distribution {distribution!r}; valid: {', '.join(DISTRIBUTIONS)}")
+    return DISTRIBUTIONS[distribution](n, dim, rng)

@@ -208,3 +208,26 @@ def load_state(stem: str | os.PathLike) -> dict[str, Any] | None:
         raise FormatError(f"{what}: weights name {record['weights']!r} points outside the checkpoint")
     tensors = load_tensors(stem.parent / record["weights"], what)
     return _join_tensors(record["state"], tensors, what)
+
+
+def to_cpu(value: Any) -> Any:
+    """Tensors (also inside dicts and lists) detached, on the CPU and contiguous: ready to save."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().contiguous()
+    if isinstance(value, dict):
+        return {k: to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_cpu(v) for v in value]
+    return value
+
+
+def optimizer_state(optim: torch.optim.Optimizer) -> dict[str, Any]:
+    """An optimiser's state with JSON-safe keys (parameter indices as strings)."""
+    state = optim.state_dict()
+    return {"state": {str(k): v for k, v in state["state"].items()}, "param_groups": state["param_groups"]}
+
+
+def load_optimizer_state(optim: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Restore :func:`optimizer_state` (JSON turned the parameter indices into strings)."""
+    optim.load_state_dict({"state": {int(k): dict(v) for k, v in saved["state"].items()},
+                           "param_groups": [dict(g) for g in saved["param_groups"]]})  # fmt: skip

@@ -210,7 +210,7 @@ def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any
     Multi-agent ids are MOMAland's (``moitem_gathering_v0``) and ours; they are looked up first,
     then single-agent ids and ``module:attr`` paths.
     """
-    from morl import envs, multiagent
+    from morl import data, envs, multiagent
     from morl.data import Dataset
 
     if isinstance(env, Task):
@@ -218,6 +218,8 @@ def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any
     elif isinstance(env, Dataset):
         env_task = None if env.env_id is None else envs.task(env.env_id, **(env.env_kwargs or {}))
         task = offline_task(env, env_task)
+    elif data.is_dataset(env):  # a dataset directory: recorded by its path, so resume and load find it again
+        task = dataclasses.replace(make(data.load(env)), spec=str(env))
     elif isinstance(env, str) and multiagent.is_multiagent_id(env):
         return multiagent.task(env, ref_point=ref_point, **env_kwargs)
     else:

@@ -298,6 +298,46 @@ def test_item_gathering_registered_front_is_exact() -> None:
         assert np.array_equal(ev.mean_return, target) and ev.mean_length == 8
 
 
+def test_item_gathering_config_a_is_momalands_map_and_its_registered_front_is_exact() -> None:
+    """Config A (research/momix.md §5.1): MOMAland's 2-objective map, front re-derived, each point reached."""
+    from momaland.envs.item_gathering.map_utils import generate_map
+
+    saved = np.random.get_state()
+    try:
+        assert np.array_equal(generate_map(8, 8, (4, 6), 2, seed=1), ma.registry.ITEM_GATHERING_MAP_A)
+    finally:
+        np.random.set_state(saved)  # generate_map re-seeds the global generator
+    task = ma.task("moitem_gathering_2obj_v0")
+    assert task.num_objectives == 2 and np.array_equal(task.ref_point, [0, 0])
+    assert relaxed_front(np.array(ma.registry.ITEM_GATHERING_MAP_A), 8) == {tuple(p) for p in task.true_front}
+    plans = {  # collision-free joint plans (agent_0, agent_1); 0 stay, 1 up, 2 down, 3 left, 4 right
+        (1, 6): ([2, 2, 3, 3, 2, 2, 3, 1], [1, 1, 4, 4, 1, 1, 1, 4]),
+        (3, 5): ([2, 2, 3, 3, 2, 2, 3, 1], [1, 1, 4, 4, 1, 4, 1, 1]),
+        (4, 4): ([2, 2, 3, 3, 2, 2, 3, 2], [1, 1, 4, 4, 1, 4, 1, 1]),
+    }
+    for target, plan in plans.items():
+
+        def open_loop(obs, w, state=None, episode_start=None, action_masks=None, deterministic=True, plan=plan):
+            t = 0 if episode_start[0] else state
+            return np.array([plan[0][t], plan[1][t]]), t + 1
+
+        assert np.array_equal(task.evaluate(open_loop, [0.5, 0.5], episodes=2, seed=0).mean_return, target)
+
+
+def test_mo_spread_task_returns_coverage_and_collision_vectors() -> None:
+    pytest.importorskip("mpe2")
+    task = ma.task("mo_spread_v0")
+    assert task.num_agents == 3 and task.num_objectives == 2 and task.action_space == Discrete(5)
+    assert task.objective_names == ("coverage", "collisions") and np.array_equal(task.ref_point, [-300, -75])
+    stay = lambda obs, w, state=None, episode_start=None, action_masks=None, deterministic=True: (  # noqa: E731
+        np.zeros(3, dtype=int),
+        None,
+    )
+    ev = task.evaluate(stay, [0.5, 0.5], episodes=2, seed=0)
+    assert ev.mean_length == 25 and np.all(ev.returns[:, 0] < 0) and np.all(ev.returns[:, 1] <= 0)
+    assert np.all(ev.returns > task.ref_point)
+
+
 def test_beach_and_pistonball_tasks() -> None:
     beach = ma.task("mobeach_v0")
     assert beach.num_objectives == 2 and beach.num_agents == 10 and beach.true_front is None

@@ -461,9 +461,9 @@ class PCSAC(Agent):
             "critic": self.critic.state_dict(),
             "critic_target": self.critic_target.state_dict(),
             "log_alpha": self.log_alpha.detach().clone(),
-            "actor_optim": _optim_state(self.actor_optim),
-            "critic_optim": _optim_state(self.critic_optim),
-            "alpha_optim": _optim_state(self.alpha_optim),
+            "actor_optim": storage.optimizer_state(self.actor_optim),
+            "critic_optim": storage.optimizer_state(self.critic_optim),
+            "alpha_optim": storage.optimizer_state(self.alpha_optim),
             "generator": self.generator.get_state(),
             "buffer": self.buffer.state_dict(),
             "next_eval": self.next_eval,
@@ -471,11 +471,11 @@ class PCSAC(Agent):
         }
         if self.inverse is not None:
             state["inverse"] = self.inverse.state_dict()
-            state["inverse_optim"] = _optim_state(self.inverse_optim)
+            state["inverse_optim"] = storage.optimizer_state(self.inverse_optim)
         if self.causal is not None:
             state["causal"] = {"effects": torch.as_tensor(self.causal.effects), "state_dim": self.causal.state_dim,
                                "seconds": self.causal.seconds, "samples": self.causal.samples}  # fmt: skip
-        return {k: _cpu(v) for k, v in state.items()}
+        return {k: storage.to_cpu(v) for k, v in state.items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -484,12 +484,12 @@ class PCSAC(Agent):
         self.critic_target.load_state_dict(state["critic_target"])
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        _load_optim(self.actor_optim, state["actor_optim"])
-        _load_optim(self.critic_optim, state["critic_optim"])
-        _load_optim(self.alpha_optim, state["alpha_optim"])
+        storage.load_optimizer_state(self.actor_optim, state["actor_optim"])
+        storage.load_optimizer_state(self.critic_optim, state["critic_optim"])
+        storage.load_optimizer_state(self.alpha_optim, state["alpha_optim"])
         if self.inverse is not None:
             self.inverse.load_state_dict(state["inverse"])
-            _load_optim(self.inverse_optim, state["inverse_optim"])
+            storage.load_optimizer_state(self.inverse_optim, state["inverse_optim"])
         self.generator.set_state(state["generator"])
         self.buffer.load_state_dict(state["buffer"])
         self.next_eval, self.next_fit = int(state["next_eval"]), int(state["next_fit"])
@@ -498,25 +498,3 @@ class PCSAC(Agent):
                                                    int(c["samples"]))  # fmt: skip
         self._use_fit(fit)
         self._obs = None  # envs restart at a checkpoint
-
-
-def _cpu(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().contiguous()
-    if isinstance(value, dict):
-        return {k: _cpu(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_cpu(v) for v in value]
-    return value
-
-
-def _optim_state(optim: torch.optim.Optimizer) -> dict[str, Any]:
-    """An optimiser's state with JSON-safe keys (parameter indices as strings)."""
-    state = optim.state_dict()
-    return {"state": {str(k): v for k, v in state["state"].items()}, "param_groups": state["param_groups"]}
-
-
-def _load_optim(optim: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
-    """Restore :func:`_optim_state` (JSON turned the parameter indices into strings)."""
-    optim.load_state_dict({"state": {int(k): dict(v) for k, v in saved["state"].items()},
-                           "param_groups": [dict(g) for g in saved["param_groups"]]})  # fmt: skip

@@ -90,6 +90,28 @@ class MultiAgentDefaults:
             object.__setattr__(self, "objective_names", names)
 
 
+# MOMAland's own two-objective item-gathering map (``learning/morl/sa_env_factory.py::get_map_2_O``, i.e.
+# ``generate_map(8, 8, (4, 6), 2, seed=1)``), written out so building it does not re-seed the global ``np.random``.
+# 0 empty, 1 agent, 2 and 3 the two item types.
+ITEM_GATHERING_MAP_A = (
+    (0, 0, 0, 0, 0, 0, 0, 1),
+    (0, 0, 0, 0, 0, 0, 0, 0),
+    (0, 0, 3, 3, 0, 3, 0, 0),
+    (0, 0, 0, 2, 3, 0, 0, 0),
+    (0, 0, 0, 2, 3, 3, 0, 0),
+    (0, 0, 2, 0, 2, 0, 0, 0),
+    (0, 0, 0, 0, 0, 0, 0, 0),
+    (1, 0, 0, 0, 0, 0, 0, 0),
+)
+
+
+def item_gathering_map_a(**kwargs: Any) -> Any:
+    """MOMAland item gathering on :data:`ITEM_GATHERING_MAP_A` (2 agents, 4 + 6 items, 2 objectives)."""
+    from momaland.envs.item_gathering import moitem_gathering_v0
+
+    return moitem_gathering_v0.parallel_env(**{"initial_map": np.array(ITEM_GATHERING_MAP_A), **kwargs})
+
+
 _PISTONBALL_REF = (
     "ours: reward bounds x horizon for n_pistons=10, max_cycles=125, time_penalty=-0.1. Ball: the returns telescope "
     "to -100 * (x_end - x_start) / (x_start - 40); the ball's left edge starts at x >= 300 (random drop offset -30) "
@@ -117,6 +139,19 @@ DEFAULTS: dict[str, MultiAgentDefaults] = {
         team_reward="mean",  # team mode already gives every agent the summed vector
         objective_names=("item 1", "item 2", "item 3"),
     ),
+    "moitem_gathering_2obj_v0": MultiAgentDefaults(
+        module=f"{__name__}:item_gathering_map_a",
+        # research/momix.md §5.1 config A: at 8 steps the front has three points; from 10 steps on it collapses to
+        # (4, 6).
+        kwargs={"reward_mode": "team", "num_timesteps": 8},
+        ref_point=(0.0, 0.0),
+        ref_source="ours: reward bounds x horizon: each step pays 0 or +1 per item type, so no return is below 0",
+        # Exhaustive search over both agents' 8-step paths (collisions relaxed to 'stay'), each point reached by a
+        # scripted plan in the env: research/momix.md §5.1 config A (HV 20 at ref 0); re-derived in the tests.
+        true_front=((1.0, 6.0), (3.0, 5.0), (4.0, 4.0)),
+        team_reward="mean",
+        objective_names=("item 1", "item 2"),
+    ),
     "mobeach_v0": MultiAgentDefaults(
         module=MOMALAND_PARALLEL_ENVS["mobeach_v0"],
         # MOMAland's "small" beach (learning/morl/sa_env_factory.py): 10 agents, 3 sections, 5 steps.
@@ -136,6 +171,19 @@ DEFAULTS: dict[str, MultiAgentDefaults] = {
         ),
         team_reward="mean",  # team mode gives every agent the same vector
         objective_names=("capacity", "mixture"),
+    ),
+    "mo_spread_v0": MultiAgentDefaults(
+        module="morl.builtin_envs.mo_spread:parallel_env",  # ours (envs/mo_spread.py); needs mpe2
+        kwargs={"N": 3, "max_cycles": 25},
+        ref_point=(-300.0, -75.0),
+        ref_source=(
+            "ours: collisions: at most 3 pairs in contact per step x 25 steps = -75 (exact bound); coverage has no "
+            "finite bound: -300 lies below every policy we measured (random play -88 at worst over 100 episodes; all "
+            "agents running in one direction from the start -197)"
+        ),
+        team_reward="mean",  # every agent gets the same vector
+        ref_depends_on=("N", "max_cycles", "team_reward"),
+        objective_names=("coverage", "collisions"),
     ),
     "mopistonball_v0": MultiAgentDefaults(
         module=MOMALAND_PARALLEL_ENVS["mopistonball_v0"],
