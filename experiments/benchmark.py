@@ -373,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="root of the run directories (default %(default)s)")
     parser.add_argument("--docs", default=str(DOCS_DIR), help="where the markdown table and plots go")
     parser.add_argument("--force", action="store_true", help="rerun cells that already have a finished result")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: tabulate the cells finished so far (the others show as missing), "
+                             "e.g. while another invocation is still running the suite")  # fmt: skip
     return parser
 
 
@@ -393,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("benchmark: error: --workers must be >= 1", file=sys.stderr)
         return 2
+    if args.report_only and args.force:
+        print("benchmark: error: --report-only trains nothing, so --force has nothing to rerun", file=sys.stderr)
+        return 2
     name = suite_path.stem
     try:
         suite, cells = load_suite(suite_path)
@@ -404,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     cell_dirs = {cell.name: runs_root / cell.name for cell in cells}
 
     todo, skipped = [], 0
-    for cell in cells:
+    for cell in [] if args.report_only else cells:
         cell_dir = cell_dirs[cell.name]
         done = _finished(cell_dir)
         if done and not args.force and _matches(cell_dir, cell):
@@ -417,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(cell_dir)
         todo.append(cell)
     todo.sort(key=lambda c: -c.budget)  # longest first: better packing of the pool
+    if args.report_only:
+        skipped = sum(_finished(cell_dirs[cell.name]) for cell in cells)
     print(f"benchmark: suite {name}: {len(cells)} cells, {len(todo)} to run, {skipped} already done", file=sys.stderr)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the workers

@@ -238,22 +238,60 @@ def _missing_extra(err: Exception) -> str:
 
 
 def cmd_check_env(args: argparse.Namespace) -> int:
-    """Check the env, then say which registered agents take its spaces and why the others do not."""
-    env = envs.make_env(args.env)
+    """Check the env (single- or multi-agent), then say which registered agents take it and why the others do not."""
+    from morl import tasks
+
+    kind, built = tasks.custom_env(args.env) if tasks._is_custom(args.env) else ("single", None)
+    if multiagent.is_multiagent_id(args.env):
+        kind = "multi"
+    if kind == "multi":
+        if built is None:  # a ParallelEnv class, or an id: built with its registered preset
+            defaults = multiagent.defaults_for(args.env)
+            built = multiagent.env_factory(args.env)(**(defaults.kwargs if defaults is not None else {}))
+        return _check_multiagent_env(args.env, built)
+    env = built if built is not None else envs.make_env(args.env)
     envs.check_env(env)
     print(f"{args.env}: OK ({envs.reward_dim(env)} objectives, reward_space {env.unwrapped.reward_space})")
     seen = argparse.Namespace(name=args.env, observation_space=env.observation_space, action_space=env.action_space)
+    _print_takers("single", seen)
+    return 0
+
+
+def _check_multiagent_env(spec: str, env: Any) -> int:
+    """``check-env`` for a parallel env: the multi-agent contract, then what the adapter makes of it."""
+    from gymnasium.spaces import Discrete
+
+    from morl.multiagent.check import check_env
+    from morl.multiagent.task import _padded_observation_space
+
+    check_env(env)
+    adapter = multiagent.MultiAgentEnv(env)
+    state = "env.state()" if adapter.has_env_state else "concatenated observations (the env has no state())"
+    m, space = adapter.reward_dim, env.reward_space(adapter.agents[0])
+    values = f"{adapter.state_dim} value{'s' if adapter.state_dim != 1 else ''}"
+    print(f"{spec}: OK ({m} objectives, {adapter.num_agents} agents, reward_space {space}, "
+          f"global state {state}, {values})")  # fmt: skip
+    obs_space, act_space = _padded_observation_space(adapter), Discrete(adapter.n_actions)
+    seen = argparse.Namespace(name=spec, observation_space=obs_space, action_space=act_space)
+    adapter.close()
+    _print_takers("multi", seen)
+    return 0
+
+
+def _print_takers(kind: str, seen: argparse.Namespace) -> None:
+    """Which registered agents train on ``kind`` tasks with these spaces; one line for each that does not."""
     refused = {}
-    for name, agent in sorted(agents.REGISTRY.items()):
+    candidates = sorted(name for name, agent in agents.REGISTRY.items() if kind in agent.task_kinds)
+    for name in candidates:
+        agent = agents.REGISTRY[name]
         try:
             spaces.require(name, seen, agent.observation_kinds, agent.action_kinds)
         except ValueError as err:
             refused[name] = str(err)
-    accepted = [name for name in sorted(agents.REGISTRY) if name not in refused]
+    accepted = [name for name in candidates if name not in refused]
     print(f"agents that take it: {', '.join(accepted) or 'none'}")
     for reason in refused.values():
         print(f"  {reason}")
-    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -325,8 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("envs", help="list environments, reward dims and reference points").set_defaults(func=cmd_envs)
 
-    check = sub.add_parser("check-env", help="check an env against the multi-objective Gymnasium contract")
-    check.add_argument("env", help="registered id or module:Class")
+    check = sub.add_parser(
+        "check-env", help="check an env against the multi-objective Gymnasium (or MOMAland parallel) contract"
+    )
+    check.add_argument("env", help="single- or multi-agent id, or module:Class / module:factory")
     check.set_defaults(func=cmd_check_env)
     cli_data.add_parser(sub)
     return parser

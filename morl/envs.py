@@ -507,10 +507,13 @@ def _random_nadir(env: gym.Env) -> tuple[np.ndarray, str]:
     return returns.min(axis=0) - 1.0, source
 
 
-def task(spec: EnvSpec, ref_point: Sequence[float] | np.ndarray | None = None, **kwargs: Any) -> Task:
+def task(
+    spec: EnvSpec, ref_point: Sequence[float] | np.ndarray | None = None, *, probe: gym.Env | None = None, **kwargs: Any
+) -> Task:
     """The :class:`~morl.tasks.Task` of a single-agent env: spaces, reference point, known front, evaluator.
 
-    ``kwargs`` go to the env's constructor. ``ref_point`` replaces the registered one.
+    ``kwargs`` go to the env's constructor. ``ref_point`` replaces the registered one. ``probe`` is an env
+    already built from ``spec`` and ``kwargs`` (:func:`morl.tasks.custom_env`), used instead of building one.
 
     An env with no registered reference point gets one derived from its reward bounds and
     horizon, or else from random rollouts (:func:`defaults_for`); the task's ``ref_source``
@@ -524,7 +527,7 @@ def task(spec: EnvSpec, ref_point: Sequence[float] | np.ndarray | None = None, *
     from morl import evaluation
     from morl.tasks import Task
 
-    probe = make_env(spec, **kwargs)
+    probe = probe if probe is not None else make_env(spec, **kwargs)
     check_env(probe)
     m = reward_dim(probe)
     defaults = defaults_for(spec, probe)

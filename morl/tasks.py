@@ -204,11 +204,53 @@ def offline_task(dataset: Any, env_task: Task | None = None, ref_point: np.ndarr
     )
 
 
+def custom_env(spec: Any, **env_kwargs: Any) -> tuple[TaskKind, Any]:
+    """Whether a user's ``module:attr`` path or factory makes a single- or a multi-agent env, and the env if built.
+
+    A class deriving from ``gymnasium.Env`` or PettingZoo's ``ParallelEnv`` says which without being built. Any
+    other factory (a function, a class of neither base) is called once with ``env_kwargs``: its result says which
+    (it has ``possible_agents``: multi-agent), and is returned so the task is built from it, not from a second env.
+    ``team_reward`` in ``env_kwargs`` is the multi-agent adapter's option, so it is not passed to the factory.
+    A path naming a registered single-agent id (``"mod:ENV_ID"``) is single-agent.
+
+    Returns:
+        ``("single" | "multi", env or None)``; the env, when built, already wears the seeding wrapper its kind gets.
+
+    Raises:
+        ValueError: the module or attribute cannot be imported, or is not callable.
+    """
+    from morl import envs, seeding
+    from morl.multiagent.check import is_multiagent_env, is_parallel_env_class
+
+    target = envs._import_path(spec) if isinstance(spec, str) else spec
+    if isinstance(target, str):
+        return "single", None
+    if isinstance(target, type) and issubclass(target, gym.Env):
+        return "single", None
+    if is_parallel_env_class(target):
+        return "multi", None
+    if not callable(target):
+        raise ValueError(f"{spec!r} is not callable; it must be an env class or a function returning an env")
+    team_reward = "team_reward" in env_kwargs  # the multi-agent adapter's option, not the factory's
+    built = target(**{k: v for k, v in env_kwargs.items() if k != "team_reward"})
+    if is_multiagent_env(built):
+        return "multi", seeding.isolate_parallel(built)
+    return ("single", None) if team_reward else ("single", seeding.isolate(built))
+
+
+def _is_custom(env: Any) -> bool:
+    """A ``module:attr`` path that is no registered id, or a factory (not an env instance, task or dataset)."""
+    if isinstance(env, str):
+        return ":" in env and env not in gym.registry
+    return callable(env) and not isinstance(env, gym.Env)
+
+
 def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any) -> Task:
     """The task for ``env``: a task (as is), a multi-agent id, a dataset, or anything :mod:`morl.envs` takes.
 
     Multi-agent ids are MOMAland's (``moitem_gathering_v0``) and ours; they are looked up first,
-    then single-agent ids and ``module:attr`` paths.
+    then single-agent ids. A user's ``module:attr`` path or factory becomes a single- or a multi-agent task by
+    what it builds (:func:`custom_env`).
     """
     from morl import data, envs, multiagent
     from morl.data import Dataset
@@ -222,6 +264,10 @@ def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any
         task = dataclasses.replace(make(data.load(env)), spec=str(env))
     elif isinstance(env, str) and multiagent.is_multiagent_id(env):
         return multiagent.task(env, ref_point=ref_point, **env_kwargs)
+    elif _is_custom(env):
+        kind, built = custom_env(env, **env_kwargs)
+        maker = multiagent.task if kind == "multi" else envs.task
+        return maker(env, ref_point=ref_point, probe=built, **env_kwargs)
     else:
         return envs.task(env, ref_point=ref_point, **env_kwargs)
     return task if ref_point is None else task.with_ref_point(ref_point, "given")

@@ -201,3 +201,15 @@ def test_a_real_cell_trains_through_run_cell_resumes_and_is_scored(tmp_path):
     assert result.status == "ok" and result.report["hypervolume"] >= 0
     lines = bench_report.table([result], [1000])
     assert len(lines) == 3 and _cells(lines[2])[0] == "tiny (scalarized)"
+
+
+def test_report_only_trains_nothing_and_tabulates_what_is_there(tmp_path, capsys):
+    path = tmp_path / "partial.yaml"
+    path.write_text(GRID)
+    out, docs = tmp_path / "out", tmp_path / "docs"
+    status = benchmark.main(["--suite", str(path), "--out", str(out), "--docs", str(docs), "--report-only"])
+    assert status == 1  # a cell without a result is not "all ok"
+    assert not (out / "runs" / "partial").exists() or not any((out / "runs" / "partial").iterdir())
+    assert "1 cells, 0 to run, 0 already done" in capsys.readouterr().err
+    assert (docs / "partial.md").is_file()
+    assert benchmark.main(["--suite", str(path), "--report-only", "--force"]) == 2

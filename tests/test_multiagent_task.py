@@ -445,9 +445,9 @@ def test_toy_kwargs_override_preset_ref_and_front(toy_id: str) -> None:
         ma.task(toy_id, extra_objective=True)
 
 
-def test_factory_task_needs_a_ref_point() -> None:
-    with pytest.raises(ValueError, match="no registered reference point: pass ref_point"):
-        ma.task(ToyParallelEnv)
+def test_factory_task_derives_its_ref_point_or_takes_one() -> None:
+    derived = ma.task(ToyParallelEnv)  # reward_space low 0: every return is >= 0, as for a single-agent custom env
+    assert np.array_equal(derived.ref_point, [-1, -1]) and derived.ref_source.startswith("derived: reward_space.low")
     task = ma.task(ToyParallelEnv, ref_point=[0, 0], horizon=2)
     assert task.spec is ToyParallelEnv and task.name == "toy_team_v0" and task.ref_source == "given"
     assert task.gamma == 0.99 and task.true_front is None and task.env_kwargs == {"horizon": 2}

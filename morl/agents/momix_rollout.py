@@ -53,9 +53,7 @@ def play(envs: list[MultiAgentEnv], policy: Policy, hidden: torch.Tensor, prefer
         rew, done = np.zeros((c, m), np.float32), np.zeros(c, np.float32)
         nxt_o, nxt_s, nxt_a = obs_t[-1].copy(), state_t[-1].copy(), np.ones_like(avail_t[-1])
         for i in np.flatnonzero(alive):
-            nxt_o[i], state, rew[i], ended, info = envs[i].step(acts[i])
-            if state.shape == nxt_s[i].shape:  # MOMAland's beach returns an empty state() once all agents are done
-                nxt_s[i] = state
+            nxt_o[i], nxt_s[i], rew[i], ended, info = envs[i].step(acts[i])
             nxt_a[i], done[i] = info["action_masks"], float(ended)
         returns += rew
         discounted += gamma**t * rew

@@ -13,6 +13,9 @@ Pitfalls handled here (see ``shared/research/momix.md`` §4.4):
   resolves collisions with the global ``random``. Learners should keep their own ``np.random.Generator``.
 * gem mining is broken in 0.2.0 (crashes under numpy 2); the continuous-action environments
   (multiwalker, CrazyRL) are rejected because the adapter only supports ``Discrete`` actions.
+* MOMAland 0.2.0's beach returns an empty ``state()`` once every agent is done: ``step`` then repeats the last
+  global state, so the state keeps one length and learners need no special case (a length change mid-episode is
+  still an error).
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class MultiAgentEnv:
         self._has_masks = False
         self._has_state: bool | None = None
         self._state_dim: int | None = None
+        self._state = np.zeros(0, dtype=np.float32)  # the last global state returned (repeated if the env's empties)
         self._needs_reset = True
         self._t = 0
         self._episode_return: np.ndarray | None = None
@@ -338,6 +342,7 @@ class MultiAgentEnv:
             self._state_dim = int(state.shape[0])
         elif state.shape[0] != self._state_dim:
             raise ValueError(f"global state changed length from {self._state_dim} to {state.shape[0]}")
+        self._state = state
         self._t = 0
         self._needs_reset = False
         self._episode_return = None if self._reward_dim is None else np.zeros(self._reward_dim)
@@ -410,6 +415,13 @@ class MultiAgentEnv:
         self._ingest_obs(obs)
         self._ingest_masks(obs, infos if isinstance(infos, dict) else {})
         state = self._global_state()
+        if state.shape[0] != self._state_dim:
+            if not done:
+                raise ValueError(
+                    f"global state changed length from {self._state_dim} to {state.shape[0]} at step {self._t}"
+                )
+            state = self._state.copy()  # MOMAland's mobeach_v0 returns an empty state() after its last step
+        self._state = state
         if self._episode_return is None:
             self._episode_return = np.zeros(m)
         self._episode_return = self._episode_return + team

@@ -205,7 +205,7 @@ def register(env_id: str, defaults: MultiAgentDefaults, *, overwrite: bool = Fal
     if not isinstance(env_id, str) or not env_id.strip():
         raise ValueError(f"env_id must be a non-empty string, got {env_id!r}")
     if ":" in env_id:
-        raise ValueError(f"env_id {env_id!r} must not contain ':' (that form names a single-agent module:attr)")
+        raise ValueError(f"env_id {env_id!r} must not contain ':' (that form names a module:attr path)")
     if not isinstance(defaults, MultiAgentDefaults):
         raise TypeError(f"defaults must be a MultiAgentDefaults, got {type(defaults).__name__}")
     if env_id in DEFAULTS and not overwrite:
@@ -283,11 +283,9 @@ def _isolated(factory: Callable[..., Any]) -> Callable[..., Any]:
 def _raw_factory(env_id: str) -> Callable[..., Any]:
     path = DEFAULTS[env_id].module if env_id in DEFAULTS else env_id
     if ":" in path:
-        module_name, _, attr = path.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"cannot load environment factory {path!r} (for {env_id!r}): {exc}") from exc
+        from morl.envs import _import_path  # one importer for every module:attr, current directory first
+
+        factory = _import_path(path)
         if not callable(factory):
             raise ValueError(f"environment factory {path!r} (for {env_id!r}) is not callable")
         return factory

@@ -92,6 +92,13 @@ def evaluate(
     )
 
 
+def _factory(env_id_or_factory: str | Callable[..., Any]) -> Callable[..., Any]:
+    """What builds a raw parallel env for a ``module:factory`` path or a factory (as :func:`make_multiagent` does)."""
+    from morl.multiagent.registry import env_factory
+
+    return env_factory(env_id_or_factory) if isinstance(env_id_or_factory, str) else env_id_or_factory
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equality that also works for numpy arrays (an ``initial_map``) and tuple-vs-list (kwargs read from JSON)."""
     try:
@@ -113,27 +120,91 @@ def _padded_observation_space(env: MultiAgentEnv) -> spaces.Box:
     return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
 
 
+_ROLLOUT_EPISODES, _ROLLOUT_STEPS = 5, 1000
+
+
+def _random_episodes(env: MultiAgentEnv) -> tuple[np.ndarray, np.ndarray]:
+    """Team returns ``(episodes, m)`` and lengths of random legal play, reset with seeds 0, 1, ...; global RNGs kept.
+
+    Episodes cut at ``_ROLLOUT_STEPS`` count with their partial return and that length.
+    """
+    saved = (random.getstate(), np.random.get_state())
+    rng = np.random.default_rng(0)
+    returns = np.zeros((_ROLLOUT_EPISODES, env.reward_dim))
+    lengths = np.zeros(_ROLLOUT_EPISODES, dtype=np.int64)
+    try:
+        for episode in range(_ROLLOUT_EPISODES):
+            _, _, info = env.reset(seed=episode)
+            done = False
+            while not done and lengths[episode] < _ROLLOUT_STEPS:
+                actions = [rng.choice(np.flatnonzero(row)) if row.any() else 0 for row in info["action_masks"]]
+                _, _, reward, done, info = env.step(actions)
+                returns[episode] += reward
+                lengths[episode] += 1
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+    return returns, lengths
+
+
+def derived_ref_point(env: MultiAgentEnv) -> tuple[np.ndarray, str]:
+    """A reference point for an env with no registered one, and where it comes from; as single-agent envs get theirs.
+
+    With finite ``reward_space(agent).low`` for every agent: ``min(team low x horizon, 0) - 1`` per objective, where
+    the team reward per step is at least the lowest agent's low (``mean``, ``first``) or the sum of the agents'
+    negative lows (``sum``), and the horizon is the longest of a few seeded random episodes (skipped when every low
+    is >= 0). Otherwise: the nadir of those random episodes' team returns minus 1 (:func:`morl.envs.task`'s last
+    resort).
+    """
+    from morl.multiagent.check import reward_lows
+
+    lows = reward_lows(env.unwrapped)  # (n_agents, m) or None
+    if lows is not None and np.all(np.isfinite(lows)):
+        per_step = np.minimum(lows, 0.0).sum(axis=0) if env.team_reward == "sum" else lows.min(axis=0)
+        if np.all(per_step >= 0):
+            return np.full(env.reward_dim, -1.0), "derived: reward_space.low >= 0, so every return is >= 0; minus 1"
+        _, lengths = _random_episodes(env)
+        horizon = int(lengths.max())
+        lower = np.minimum(per_step * horizon, 0.0) - 1.0
+        how = f"{horizon} steps (longest of {len(lengths)} random episodes, each cut at {_ROLLOUT_STEPS})"
+        return lower, f"derived: min(team reward_space.low ({env.team_reward}) x {how}, 0) - 1"
+    returns, _ = _random_episodes(env)
+    source = f"derived: nadir of {len(returns)} random-policy episodes (<= {_ROLLOUT_STEPS} steps) minus 1"
+    return returns.min(axis=0) - 1.0, source
+
+
 def task(
     env_id_or_factory: str | Callable[..., Any],
     ref_point: Sequence[float] | np.ndarray | None = None,
+    *,
+    probe: Any = None,
     **kwargs: Any,
 ) -> Task:
     """The :class:`~morl.tasks.Task` of a multi-agent env: padded spaces, reference point, known front, evaluator.
 
+    ``env_id_or_factory`` is a registered or MOMAland id, a dotted module path with ``parallel_env``, a user's
+    ``"module:factory"`` path, or the factory itself (a class or function returning a parallel env).
     ``kwargs`` go to the env constructor on top of the registered preset (user values win); ``team_reward`` among
     them picks the :class:`MultiAgentEnv` mode instead and is kept in ``env_kwargs`` so a resumed run rebuilds the
     same task. The registered front is reported only for the unchanged preset, and the registered reference point
-    only while no kwarg it depends on changed.
+    only while no kwarg it depends on changed. A user's env (``module:factory`` or a factory) is checked with
+    :func:`morl.multiagent.check.check_env` first, and without ``ref_point`` gets one derived from its reward bounds
+    (:func:`derived_ref_point`). ``probe`` is that env already built with ``kwargs`` (so it is not built twice).
 
     Raises:
-        ValueError: an unknown id, no reference point for the configuration (pass ``ref_point``), or a
+        ValueError: an unknown id, no reference point for a registered configuration (pass ``ref_point``), or a
             ``ref_point`` of the wrong length.
+        EnvCheckError: a user's env breaks the multi-agent contract.
     """
+    from morl.multiagent.check import check_env
     from morl.points import as_point
     from morl.tasks import Task
 
     team_reward = kwargs.pop("team_reward", None)
-    if isinstance(env_id_or_factory, str):
+    custom = callable(env_id_or_factory) or (isinstance(env_id_or_factory, str) and ":" in env_id_or_factory)
+    if isinstance(env_id_or_factory, str) and ":" in env_id_or_factory:
+        defaults = None
+    elif isinstance(env_id_or_factory, str):
         if not is_multiagent_id(env_id_or_factory):
             raise ValueError(
                 f"unknown multi-agent env id {env_id_or_factory!r}; registered ids: {', '.join(registered_ids())} "
@@ -148,11 +219,15 @@ def task(
     preset = dict(defaults.kwargs) if defaults is not None else {}
     env_kwargs = {**preset, **kwargs}
     mode = team_reward if team_reward is not None else (defaults.team_reward if defaults is not None else "mean")
-    probe = make_multiagent(env_id_or_factory, team_reward=mode, **env_kwargs)
-    probe.close()
+    if custom:
+        raw = probe if probe is not None else _factory(env_id_or_factory)(**env_kwargs)
+        check_env(raw)
+        probe = MultiAgentEnv(raw, team_reward=mode)
+    else:
+        probe = make_multiagent(env_id_or_factory, team_reward=mode, **env_kwargs)
     m = probe.reward_dim
     if isinstance(env_id_or_factory, str):
-        name = env_id_or_factory
+        name = env_id_or_factory.replace(":", ".")  # as single-agent module:attr envs: it names run directories
     else:
         name = getattr(probe.unwrapped, "metadata", {}).get("name") or getattr(
             env_id_or_factory, "__name__", type(env_id_or_factory).__name__
@@ -168,7 +243,7 @@ def task(
             raise ValueError(f"ref_point has shape {given.shape} but {name!r} has {m} objectives: give {m} values")
         ref, source = as_point(given, "ref_point", m), "given"
     elif defaults is None:
-        raise ValueError(f"{name!r} has no registered reference point: pass ref_point=[...] ({m} values)")
+        ref, source = derived_ref_point(probe)
     elif len(defaults.ref_point) != m:
         raise ValueError(
             f"the registered reference point of {name!r} has {len(defaults.ref_point)} values but this configuration "
@@ -181,6 +256,7 @@ def task(
         )
     else:
         ref, source = np.asarray(defaults.ref_point, dtype=np.float64), defaults.ref_source
+    probe.close()
 
     true_front = None
     if defaults is not None and defaults.true_front is not None and not changed:
