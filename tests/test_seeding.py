@@ -157,8 +157,8 @@ def _multi_rollout(env_id: str, seed: int, steps: int = STEPS) -> tuple[np.ndarr
     return np.concatenate(logs[0]), np.concatenate(logs[1])
 
 
-# Presets whose random play draws nothing here (configs B and A): a fixed map, pick-up probability 1, and only collisions draw
-# (random.choice), which 100 random steps do not meet. test_item_gathering_... covers its draws.
+# Presets whose random play draws nothing here (item gathering configs B and A): a fixed map, pick-up probability 1,
+# and only collisions draw (random.choice), which 100 random steps do not meet; test_item_gathering_... covers them.
 MULTI_DETERMINISTIC = {"moitem_gathering_v0", "moitem_gathering_2obj_v0"}
 
 
