@@ -95,8 +95,12 @@ def objectives(results: list[CellResult]) -> str:
     return "-"
 
 
-def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
-    """Markdown rows: one per (variant, env, budget), mean ± sample std over the seeds that finished."""
+def table(results: list[CellResult], hv_at: list[int] = (), data_hv: dict[str, float] | None = None) -> list[str]:
+    """Markdown rows: one per (variant, env, budget), mean ± sample std over the seeds that finished.
+
+    ``data_hv`` maps a dataset env (``dataset:NAME``) to the hypervolume of the dataset's own front:
+    with it, the table has the columns data HV and HV / data HV (``-`` for cells on no dataset).
+    """
     groups: dict[tuple[str, str, int], list[CellResult]] = defaultdict(list)
     for result in results:
         groups[result.cell.group].append(result)
@@ -105,7 +109,9 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
     budget_head = f"budget ({_unit_words(one_unit)})" if one_unit else "budget"
     spent_head = _unit_words(one_unit) if one_unit else "spent"
     columns = ["algo", "env", "objectives", budget_head, "seeds ok"]
-    columns += ["HV", "HV / true HV", "true points", "EU", "\\|F\\|", "sparsity", "spacing"]
+    columns += ["HV", "HV / true HV", "true points"]
+    columns += ["data HV", "HV / data HV"] if data_hv else []
+    columns += ["EU", "\\|F\\|", "sparsity", "spacing"]
     columns += [f"HV@{budget_label(b)}" for b in hv_at]
     columns += [spent_head, "train wall (s)", "cell wall (s)", "steps/s", "errors"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -126,6 +132,7 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
             _mean_std([r.report["hypervolume"] for r in ok]),
             _mean_std([r.report.get("hypervolume_ratio") for r in ok]) if has_truth else "n/a",
             _true_points(ok) if has_truth else "n/a",
+            *(_against_data(ok, data_hv.get(env)) if data_hv else []),
             _mean_std([r.report["expected_utility"] for r in ok]),
             _mean_std([r.report["cardinality"] for r in ok]),
             _mean_std([r.report.get("sparsity") for r in ok]),
@@ -139,6 +146,14 @@ def table(results: list[CellResult], hv_at: list[int] = ()) -> list[str]:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _against_data(ok: list[CellResult], data_hv: float | None) -> list[str]:
+    """The data HV and HV / data HV cells of a row; ``-`` for a row on no collected dataset."""
+    if data_hv is None:
+        return ["-", "-"]
+    ratio = _mean_std([r.report["hypervolume"] / data_hv for r in ok]) if data_hv > 0 else "-"
+    return [_mean_std([data_hv]), ratio]
 
 
 def _true_points(ok: list[CellResult]) -> str:
@@ -221,6 +236,20 @@ class Invocation:
     load_before: str
 
 
+def interactive_lines(interactive: Path | str | None, docs_dir: Path) -> list[str]:
+    """The page's link to the runs' ``morl report`` page (outside the repository, next to the runs)."""
+    if interactive is None:
+        return []
+    if isinstance(interactive, str):
+        return [f"- interactive report: none was written ({interactive})"]
+    link = Path(os.path.relpath(interactive.resolve(), docs_dir.resolve())).as_posix()
+    return [
+        f"- interactive report of these runs (fronts, HV and EU curves, sortable table, preference slider; "
+        f"[docs/report.md](../report.md)): [{interactive.name}]({link}), written next to the runs, on the machine "
+        f"that ran them; elsewhere, rebuild it from the runs with `morl report {interactive.parent.as_posix()}`"
+    ]
+
+
 def write_report(
     name: str,
     suite: Suite,
@@ -228,7 +257,14 @@ def write_report(
     plots: dict[tuple[str, str, int], list[Path]],
     how: Invocation,
     docs_dir: Path,
+    dataset_lines: list[str] | None = None,
+    data_hv: dict[str, float] | None = None,
+    interactive: Path | str | None = None,
 ) -> Path:
+    """The suite's report page: how it ran, the variants, the table, the datasets (``dataset_lines``), the plots.
+
+    ``interactive`` is the ``morl report`` page of the suite's runs (linked), or why there is none.
+    """
     target = docs_dir / f"{name}.md"
     lines = [f"# Benchmark suite `{name}`", ""]
     if suite.description:
@@ -244,6 +280,7 @@ def write_report(
         *machine_facts(how.load_before),
         f"- workers: {how.workers} ({executor}), one torch thread each; suite wall time of this invocation: "
         f"{how.wall:.0f} s ({how.ran} cells trained, {how.skipped} reused from an earlier invocation)",
+        *interactive_lines(interactive, docs_dir),
         "",
     ]
     if suite.variants:
@@ -272,7 +309,12 @@ def write_report(
         "(training time, evaluation included); cell wall is the whole cell (imports, env setup, saving) as "
         "seen by the worker. Every value is read with `morl.runs.load_run`, so `morl eval RUN_DIR` recomputes it."
     )
-    lines += [*table(results, suite.hv_at), "", *textwrap.wrap(caption, 100), ""]
+    if data_hv:
+        caption += (
+            " Data HV is the hypervolume of a dataset's own front (its episodes' returns) at the same reference "
+            "point, and HV / data HV the cell's HV over it (`-` for cells on no dataset); see Datasets below."
+        )
+    lines += [*table(results, suite.hv_at, data_hv), "", *textwrap.wrap(caption, 100), "", *(dataset_lines or [])]
     if plots:
         lines += ["## Plots (seeds compared)", ""]
         for (variant, env, budget), files in plots.items():

@@ -10,7 +10,10 @@ A suite is a YAML file in ``experiments/suites/`` (schema: :class:`Suite`, docum
 and are converted by ``experiments/morlb_to_run.py``. A cell whose directory already holds a finished
 run is skipped, and an unfinished one is resumed, so an interrupted benchmark continues where it
 stopped; ``--force`` reruns everything. A failing cell never stops the suite: its error goes into
-the table. Results go to ``docs/benchmarks/<suite>.md`` and plots to ``docs/benchmarks/<suite>/``.
+the table. A suite's ``datasets`` (``experiments/bench_datasets.py``) are collected once into
+``<out>/runs/<suite>/datasets/`` after the cells they are collected from (``source``) and before the
+cells that train on them (env ``dataset:NAME``). Results go to ``docs/benchmarks/<suite>.md`` and plots
+to ``docs/benchmarks/<suite>/``.
 Every run directory is read back through ``morl.runs.load_run``.
 """
 
@@ -38,8 +41,12 @@ for _path in (REPO, EXPERIMENTS):  # `import morl` / `import morlb_to_run` witho
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+import bench_datasets  # noqa: E402
 from bench_report import CellResult, Invocation, _cores, _load, _short, plot_groups, table, write_report  # noqa: E402
 from suite import Cell, SuiteError, load_suite  # noqa: E402
+
+from morl import runs  # noqa: E402
+from morl.report import write_report as interactive_report  # noqa: E402
 
 SUITES_DIR = EXPERIMENTS / "suites"
 DOCS_DIR = REPO / "docs" / "benchmarks"
@@ -47,6 +54,7 @@ DEFAULT_OUT = Path("runs") / "benchmarks"
 AGENT_FILE = "agent.json"  # morl.agents.base.AGENT_FILE: what a finished run of ours has saved
 CELL_FILE = "benchmark_cell.json"
 LOG_FILE = "benchmark.log"
+INTERACTIVE_FILE = "report.html"  # `morl report` of the suite's runs, under its runs root
 PENDING_LOGS = ".logs"  # under the suite's runs root: a cell's log until its run directory may hold it
 MORLB_PYTHON_ENV = "MORLB_PYTHON"
 MORLB_VENV = REPO / ".venv-morlb"
@@ -61,8 +69,6 @@ def _finished(cell_dir: Path) -> bool:
 
 
 def _saved_config(cell_dir: Path) -> dict[str, Any] | None:
-    from morl import runs
-
     try:
         return runs.read_config(cell_dir)
     except (OSError, ValueError):  # storage.FormatError is a ValueError
@@ -116,8 +122,6 @@ def _run_external(cell: Cell, path: Path) -> None:
     """
     import morlb_to_run
 
-    from morl import runs
-
     result = morlb_to_run.result_path(path)
     if result is None or (path / runs.CONFIG_FILE).exists() or not _result_matches(_read_json(result), cell):
         if path.exists():
@@ -125,7 +129,7 @@ def _run_external(cell: Cell, path: Path) -> None:
         python = morlb_python()
         if not python.is_file():
             raise RuntimeError(f"{python} not found: create the MORL-Baselines venv as experiments/morlb_cell.py says")
-        argv = [str(python), str(EXPERIMENTS / "morlb_cell.py"), "--algo", cell.algo, "--env", cell.env]
+        argv = [str(python), str(EXPERIMENTS / "morlb_cell.py"), "--algo", cell.algo, "--env", cell.train_env]
         argv += ["--total-timesteps", str(cell.budget), "--seed", str(cell.seed), "--out", str(path), "--quiet"]
         if cell.hparams:
             argv += ["--set", *(f"{key}={json.dumps(value)}" for key, value in cell.hparams)]
@@ -146,11 +150,11 @@ def _run_ours(cell: Cell, path: Path) -> None:
         return
     if path.exists():
         shutil.rmtree(path)
-    call = f"morl.training.train({cell.algo!r}, {cell.env!r}, total_timesteps={cell.budget}, seed={cell.seed}, "
+    call = f"morl.training.train({cell.algo!r}, {cell.train_env!r}, total_timesteps={cell.budget}, seed={cell.seed}, "
     print(f"benchmark: {call}hparams={cell.hparams_dict()!r}, out={str(path)!r})", flush=True)
     training.train(
         cell.algo,
-        cell.env,
+        cell.train_env,
         total_timesteps=cell.budget,
         seed=cell.seed,
         out=path,
@@ -363,6 +367,44 @@ def collect(cell: Cell, cell_dir: Path, outcome: dict[str, Any] | None, hv_at: l
 
 
 # --- main -------------------------------------------------------------------------------------
+def _todo(cells: list[Cell], cell_dirs: dict[str, Path], force: bool) -> tuple[list[Cell], int]:
+    """The cells to run (longest first) and how many are skipped: finished runs of the same cell are kept.
+
+    A finished run that is stale (the algorithm or hyperparameters changed), or any run with
+    ``force``, is removed; an unfinished one is kept, to be resumed.
+    """
+    todo, skipped = [], 0
+    for cell in cells:
+        cell_dir = cell_dirs[cell.name]
+        done = _finished(cell_dir)
+        if done and not force and _matches(cell_dir, cell):
+            skipped += 1
+            continue
+        if done and not force:
+            print(f"benchmark: {cell.name}: algorithm or hyperparameters changed since it ran, rerunning",
+                  file=sys.stderr)  # fmt: skip
+        if cell_dir.exists() and (force or done):
+            shutil.rmtree(cell_dir)
+        todo.append(cell)
+    todo.sort(key=lambda c: -c.budget)  # longest first: better packing of the pool
+    return todo, skipped
+
+
+def write_interactive(runs_root: Path) -> Path | str:
+    """``morl report`` of every run of the suite, beside them; on failure the one-line reason instead."""
+    target = runs_root / INTERACTIVE_FILE
+    if not runs_root.is_dir() or not any((p / runs.CONFIG_FILE).is_file() for p in runs_root.iterdir()):
+        return "no run of this suite is on disk yet"
+    try:
+        left_out = interactive_report([runs_root], target)
+    except (ModuleNotFoundError, ValueError, OSError) as err:
+        print(f"benchmark: no interactive report: {err}", file=sys.stderr)
+        return str(err)
+    for run_dir, reason in left_out.items():
+        print(f"benchmark: interactive report leaves out {run_dir}: {reason}", file=sys.stderr)
+    return target
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", required=True, help="name of experiments/suites/<name>.yaml, or a YAML path")
@@ -408,41 +450,54 @@ def main(argv: list[str] | None = None) -> int:
     runs_root = Path(args.out) / "runs" / name
     docs_dir = Path(args.docs)
     cell_dirs = {cell.name: runs_root / cell.name for cell in cells}
-
-    todo, skipped = [], 0
-    for cell in [] if args.report_only else cells:
-        cell_dir = cell_dirs[cell.name]
-        done = _finished(cell_dir)
-        if done and not args.force and _matches(cell_dir, cell):
-            skipped += 1
-            continue
-        if done and not args.force:
-            print(f"benchmark: {cell.name}: algorithm or hyperparameters changed since it ran, rerunning",
-                  file=sys.stderr)  # fmt: skip
-        if cell_dir.exists() and (args.force or done):
-            shutil.rmtree(cell_dir)
-        todo.append(cell)
-    todo.sort(key=lambda c: -c.budget)  # longest first: better packing of the pool
-    if args.report_only:
-        skipped = sum(_finished(cell_dirs[cell.name]) for cell in cells)
-    print(f"benchmark: suite {name}: {len(cells)} cells, {len(todo)} to run, {skipped} already done", file=sys.stderr)
+    datasets = bench_datasets.plan(suite, runs_root, cell_dirs)
+    cells = bench_datasets.resolve(cells, datasets)
+    sources = {job.source.name for job in datasets.values() if job.source is not None}
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the workers
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     load_before = _load()
     start = time.perf_counter()
-    outcomes = run_cells(todo, cell_dirs, args.workers, start, args.executor, args.ray_address)
+    if args.report_only:
+        todo, skipped = [], sum(_finished(cell_dirs[cell.name]) for cell in cells)
+        outcomes: dict[str, dict[str, Any]] = {}
+        data_errors: dict[str, str] = {}
+        print(f"benchmark: suite {name}: {len(cells)} cells, 0 to run, {skipped} already done", file=sys.stderr)
+    else:  # the source cells of datasets, then the datasets, then every other cell
+        first, skipped = _todo([c for c in cells if c.name in sources], cell_dirs, args.force)
+        if first:
+            print(f"benchmark: suite {name}: {len(first)} source cell(s) of datasets to run first", file=sys.stderr)
+        outcomes = run_cells(first, cell_dirs, args.workers, start, args.executor, args.ray_address)
+        retrained = {c.name for c in first}
+        data_errors = bench_datasets.prepare(datasets, cells, cell_dirs, _finished, retrained, args.force,
+                                             args.workers, args.executor, args.ray_address)  # fmt: skip
+        rest = [c for c in cells if c.name not in sources]
+        blocked = [c for c in rest if c.dataset in data_errors]
+        for cell in blocked:
+            error = f"dataset {cell.dataset} is not in place: {data_errors[cell.dataset]}"
+            outcomes[cell.name] = {"name": cell.name, "status": "error", "error": error}
+        later, skipped_later = _todo([c for c in rest if c.dataset not in data_errors], cell_dirs, args.force)
+        skipped += skipped_later
+        todo = first + later
+        first_text = f" ({len(first)} source cells of datasets, run first)" if first else ""
+        blocked_text = f", {len(blocked)} without their dataset" if blocked else ""
+        print(f"benchmark: suite {name}: {len(cells)} cells, {len(todo)} to run{first_text}, {skipped} already done"
+              f"{blocked_text}", file=sys.stderr)  # fmt: skip
+        outcomes.update(run_cells(later, cell_dirs, args.workers, start, args.executor, args.ray_address))
     wall = time.perf_counter() - start
 
     results = [collect(cell, cell_dirs[cell.name], outcomes.get(cell.name), suite.hv_at) for cell in cells]
+    data_hv = bench_datasets.data_hypervolumes(datasets)
     plots_dir = docs_dir / name
     if plots_dir.exists():
         shutil.rmtree(plots_dir)  # only this suite's current plots, nothing stale
     plots = plot_groups(results, plots_dir)
     command = "python experiments/benchmark.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     how = Invocation(command, args.workers, args.executor, wall, len(todo), skipped, load_before)
-    report = write_report(name, suite, results, plots, how, docs_dir)
-    print("\n".join(table(results, suite.hv_at)))
+    dataset_lines = bench_datasets.report_lines(datasets, data_errors)
+    interactive = write_interactive(runs_root)
+    report = write_report(name, suite, results, plots, how, docs_dir, dataset_lines, data_hv, interactive)
+    print("\n".join(table(results, suite.hv_at, data_hv)))
     print(f"benchmark: wrote {report} in {wall:.0f} s of training", file=sys.stderr)
     return 0 if all(r.status == "ok" for r in results) else 1
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
@@ -17,6 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, S
 
 # MORL-Baselines' algorithms, run by experiments/morlb_cell.py in their own venv (never a morl dependency).
 EXTERNAL_ALGOS = ("pgmorl", "capql", "gpi-ls", "envelope")
+DATASET_PREFIX = "dataset:"  # a cell's env ``dataset:NAME`` is the suite's dataset NAME
+BEHAVIOURS = ("random", "scripted")  # the behaviours of `morl data collect` that need no run
 
 
 # --- schema -----------------------------------------------------------------------------
@@ -25,7 +27,10 @@ def _one_or_many(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
-Name = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")]  # goes into directory names
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+DATASET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"  # NAME-v0 must be a Minari dataset id
+Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN)]  # goes into directory names
+DatasetName = Annotated[StrictStr, Field(pattern=DATASET_NAME_PATTERN)]
 EnvId = Annotated[StrictStr, Field(min_length=1)]
 Seed = Annotated[StrictInt, Field(ge=0)]
 Budget = Annotated[StrictInt, Field(gt=0)]
@@ -68,6 +73,50 @@ class CellSpec(_Strict):
     hparams: HParams = {}
 
 
+class CellSource(_Strict):
+    """The cell of this suite whose archive a dataset is collected from (the keys of ``cells`` but ``env``)."""
+
+    algo: Name
+    budget: Budget
+    seed: Seed
+    hparams: HParams = {}
+
+
+class DatasetSpec(_Strict):
+    """A dataset the benchmark collects, as ``morl data collect`` does, before the cells on ``dataset:NAME``.
+
+    Exactly one of ``source`` (a cell of this suite, trained first; its archive acts) and
+    ``behaviour`` (``random`` or ``scripted``). ``distribution`` is D4MORL's (``morl.preferences``).
+    """
+
+    env: EnvId
+    source: CellSource | None = None
+    behaviour: StrictStr | None = None
+    mode: Literal["expert", "amateur"] = "expert"
+    episodes: Annotated[StrictInt, Field(gt=0)]
+    distribution: Literal["uniform", "wide", "narrow"] = "uniform"  # the keys of morl.preferences.DISTRIBUTIONS
+    seed: Seed = 0
+
+    @pydantic.model_validator(mode="after")
+    def _check(self) -> DatasetSpec:
+        if (self.source is None) == (self.behaviour is None):
+            which = "not both" if self.source else "one is needed"
+            raise ValueError("give 'source' (a cell of this suite: {algo, budget, seed}) or 'behaviour' "
+                             f"({', '.join(BEHAVIOURS)}): {which}")  # fmt: skip
+        if self.behaviour is not None and self.behaviour not in BEHAVIOURS:
+            hint = "; a run's archive is a 'source' cell of the suite" if self.behaviour.startswith("run:") else ""
+            raise ValueError(f"behaviour {self.behaviour!r} is not one of {', '.join(BEHAVIOURS)}{hint}")
+        if self.env.startswith(DATASET_PREFIX):
+            raise ValueError(f"env {self.env!r}: a dataset is collected in an env, not in another dataset")
+        if self.behaviour == "scripted":
+            from morl.data.behaviour import SCRIPTED
+
+            if self.env not in SCRIPTED:
+                raise ValueError(f"behaviour 'scripted': no scripted family for {self.env!r}; "
+                                 f"families exist for {', '.join(SCRIPTED)}")  # fmt: skip
+        return self
+
+
 class Suite(_Strict):
     """A suite file. ``hparams`` maps an algorithm or variant name to overrides for all its cells;
     ``hv_at`` lists budgets at which the table also reports the hypervolume read from ``metrics.csv``."""
@@ -79,6 +128,7 @@ class Suite(_Strict):
     grids: list[Grid] = []
     cells: list[CellSpec] = []
     hv_at: Annotated[list[Budget], BeforeValidator(_one_or_many)] = []
+    datasets: dict[DatasetName, DatasetSpec] = {}
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> Suite:
@@ -87,6 +137,21 @@ class Suite(_Strict):
         for name, variant in self.variants.items():
             if variant.algo in self.variants:
                 raise ValueError(f"variants.{name}.algo: {variant.algo!r} is a variant; name an algorithm")
+        declared = ", ".join(self.datasets) or "none: add a 'datasets' section"
+        envs = [("grid.envs", env) for env in (self.grid.envs if self.grid else [])]
+        envs += [(f"grids[{i}].envs", env) for i, grid in enumerate(self.grids) for env in grid.envs]
+        envs += [(f"cells[{i}].env", cell.env) for i, cell in enumerate(self.cells)]
+        for where, env in envs:
+            if env.startswith(DATASET_PREFIX) and env.removeprefix(DATASET_PREFIX) not in self.datasets:
+                raise ValueError(f"{where}: {env!r} names no dataset of the suite (declared: {declared})")
+        for name, spec in self.datasets.items():
+            if spec.source is None:
+                continue
+            variant = self.variants.get(spec.source.algo)
+            algo = variant.algo if variant is not None else spec.source.algo
+            if algo in EXTERNAL_ALGOS:
+                raise ValueError(f"datasets.{name}.source.algo: {spec.source.algo!r} runs in MORL-Baselines' venv "
+                                 "and saves no policies to collect with; name one of ours (e.g. cmorl)")  # fmt: skip
         return self
 
 
@@ -126,12 +191,17 @@ def _describe(err: dict[str, Any]) -> str:
     if err["type"] == "extra_forbidden":
         valid = ", ".join(_model_at(loc).model_fields)
         return f"{_where(loc[:-1])}: unknown key {loc[-1]!r} (valid: {valid})"
-    if err["type"] == "value_error" and not loc:
-        return str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "value_error":  # our own validators' messages
+        message = str(err["msg"]).removeprefix("Value error, ")
+        return f"{_where(loc)}: {message}" if loc else message
     got = err.get("input")
     shown = "" if isinstance(got, dict | list) else f" (got {got!r:.60})"
     message = err["msg"]
-    if err["type"] == "string_pattern_mismatch":  # names go into directory names
+    if err["type"] == "model_type":  # a scalar where a mapping of the model's keys belongs
+        message = f"must be a mapping of keys {', '.join(_model_at((*loc, None)).model_fields)}"
+    if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == DATASET_NAME_PATTERN:
+        message = "a dataset name must be letters, digits, _ and - (starting with a letter or digit): NAME-v0 is its id"
+    elif err["type"] == "string_pattern_mismatch":  # names go into directory names
         message = "a name must be letters, digits and _.+- (starting with a letter or digit)"
     if loc and loc[-1] == "[key]":  # a mapping key (a variant's or algorithm's name) is wrong
         return f"{_where(loc[:-2])}: key {loc[-2]!r}: {message}"
@@ -155,7 +225,8 @@ def parse_suite(data: Any, source: str = "suite") -> Suite:
 @dataclass(frozen=True)
 class Cell:
     """One training run of the suite. ``variant`` is its row label and directory prefix (a variant's
-    name, or the algorithm's own); ``algo`` is the algorithm that trains."""
+    name, or the algorithm's own); ``algo`` is the algorithm that trains. ``env_path`` is the
+    directory an env ``dataset:NAME`` stands for, set by the benchmark once it knows where datasets go."""
 
     variant: str
     algo: str
@@ -163,6 +234,7 @@ class Cell:
     seed: int
     budget: int
     hparams: tuple[tuple[str, Any], ...] = ()
+    env_path: str | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -176,6 +248,18 @@ class Cell:
     @property
     def external(self) -> bool:
         return self.algo in EXTERNAL_ALGOS
+
+    @property
+    def dataset(self) -> str | None:
+        """The name of the suite's dataset this cell trains on, or None."""
+        return self.env.removeprefix(DATASET_PREFIX) if self.env.startswith(DATASET_PREFIX) else None
+
+    @property
+    def train_env(self) -> str:
+        """What ``morl.training.train`` is given: the env id, or the dataset's directory."""
+        if self.dataset is not None and self.env_path is None:
+            raise ValueError(f"cell {self.name}: dataset {self.dataset!r} has no directory yet")
+        return self.env_path or self.env
 
     def hparams_dict(self) -> dict[str, Any]:
         return {key: value for key, value in self.hparams}
@@ -192,11 +276,31 @@ def _merge(*layers: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(merged.items()))
 
 
+def _cell(suite: Suite, variant: str, env: str, seed: int, budget: int, extra: dict[str, Any]) -> Cell:
+    """A cell with its variant resolved and its hyperparameters merged (see :func:`expand`)."""
+    spec = suite.variants.get(variant)
+    algo = spec.algo if spec is not None else variant
+    layers = [suite.hparams.get(algo), spec.hparams if spec is not None else None]
+    if variant != algo:
+        layers.append(suite.hparams.get(variant))
+    return Cell(variant, algo, env, seed, budget, _merge(*layers, extra))
+
+
+def source_cells(suite: Suite) -> dict[str, Cell]:
+    """The cell each dataset with a ``source`` is collected from, by dataset name."""
+    return {
+        name: _cell(suite, spec.source.algo, spec.env, spec.source.seed, spec.source.budget, spec.source.hparams)
+        for name, spec in suite.datasets.items()
+        if spec.source is not None
+    }
+
+
 def expand(suite: Suite, source: str = "suite") -> list[Cell]:
     """The suite's cells: grids expanded, variants resolved, hyperparameters merged, duplicates dropped.
 
     A cell's hyperparameters are, later ones winning: the suite's ``hparams`` of its algorithm, the
     variant's own ``hparams``, the suite's ``hparams`` of the variant's name, the grid's or cell's.
+    The source cells of datasets come first (they are cells like the others: a grid may repeat one).
     """
     specs: list[tuple[str, str, int, int, dict[str, Any]]] = []
     for grid in [g for g in [suite.grid] if g is not None] + suite.grids:
@@ -206,20 +310,19 @@ def expand(suite: Suite, source: str = "suite") -> list[Cell]:
                     for seed in grid.seeds:
                         specs.append((algo, env, seed, budget, grid.hparams))
     specs += [(c.algo, c.env, c.seed, c.budget, c.hparams) for c in suite.cells]
-    unique: dict[str, Cell] = {}
+    unique: dict[str, Cell] = {cell.name: cell for cell in source_cells(suite).values()}
     for variant, env, seed, budget, extra in specs:
-        spec = suite.variants.get(variant)
-        algo = spec.algo if spec is not None else variant
-        layers = [suite.hparams.get(algo), spec.hparams if spec is not None else None]
-        if variant != algo:
-            layers.append(suite.hparams.get(variant))
-        cell = Cell(variant, algo, env, seed, budget, _merge(*layers, extra))
+        cell = _cell(suite, variant, env, seed, budget, extra)
         if cell.name in unique and unique[cell.name] != cell:
             raise SuiteError(f"{source}: cell {cell.name} is defined twice with different hyperparameters")
         unique[cell.name] = cell
     used = {c.variant for c in unique.values()} | {c.algo for c in unique.values()}
     for name in sorted(set(suite.hparams) - used):
         print(f"benchmark: warning: {source}: hparams.{name} is no algorithm or variant of a cell", file=sys.stderr)
+    needed = {c.dataset for c in unique.values()}
+    for name in [name for name in suite.datasets if name not in needed]:
+        print(f"benchmark: warning: {source}: datasets.{name} is the env of no cell (it is collected anyway)",
+              file=sys.stderr)  # fmt: skip
     return list(unique.values())
 
 

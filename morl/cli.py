@@ -1,4 +1,4 @@
-"""``morl`` command line: train, eval, plot, envs, check-env, data.
+"""``morl`` command line: train, eval, plot, report, envs, check-env, data.
 
 Every user mistake (unknown algorithm, env or option, bad value) ends in one line naming the
 valid choices and exit status 2, never a traceback.
@@ -91,14 +91,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "ref_source": "--ref-point" if args.ref_point is not None else run.config.get("ref_source", "stored"),
     }
     if not args.episodes:
+        stored = _chosen(run.entries, args.entry, run.path)
+        if args.entry:
+            run.values = np.array([e.value for e in stored]).reshape(-1, run.values.shape[1])
         report = run.report()
         _print_report(report)
         if out is not None:
-            from morl.pareto import ParetoArchive
-
-            archive_dir = run.path / runs.ARCHIVE_DIR
-            saved = (archive_dir / "index.json").exists()
-            stored = ParetoArchive.load(archive_dir, load_policies=False).entries if saved else []
             entries = [_eval_entry(e) for e in stored]
             _write_eval(out, {**record, "episodes": 0, "seed": None, "entries": entries, "report": report})
         return 0
@@ -108,7 +106,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _check_env_importable(run.config.get("env"))
     agent = agents.get(algo).load(run.path, device=args.device or "auto")
     measured, entries = [], []
-    for entry in agent.archive.entries:
+    for entry in _chosen(agent.archive.entries, args.entry, run.path):
         pref = entry.preference if entry.preference is not None else np.eye(len(entry.value))[0]
         result = agent.task.evaluate(agent.entry_predictor(entry.id), pref, args.episodes, seed=args.seed)
         measured.append(result.mean_return)
@@ -123,6 +121,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if out is not None:
         _write_eval(out, {**record, "episodes": args.episodes, "seed": args.seed, "entries": entries, "report": report})
     return 0
+
+
+def _chosen(entries: list[Any], ids: list[int] | None, run_dir: Path) -> list[Any]:
+    """The archive entries ``--entry`` names (all of them without it), in archive order."""
+    if not ids:
+        return list(entries)
+    known = {e.id for e in entries}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ValueError(
+            f"--entry {' '.join(map(str, unknown))}: no such entry in the archive of {run_dir}; "
+            f"its entries are {sorted(known) or 'none yet'}"
+        )
+    return [e for e in entries if e.id in set(ids)]
 
 
 def _check_env_importable(spec: Any) -> None:
@@ -182,6 +194,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
         )
     for path in plotting.plot_runs(run_dirs, out_dir=out):
         print(f"plot: {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report; each unreadable run directory is one warning line, the rest is still reported."""
+    from morl import report
+
+    try:
+        errors = report.write_report(args.run_dirs, args.out)
+    except ModuleNotFoundError as err:
+        if report.MISSING_PLOTLY not in str(err):
+            raise
+        raise ValueError(str(err)) from None
+    for message in errors.values():
+        print(f"morl: warning: {message}", file=sys.stderr)
+    total = len(report.expand_run_dirs(args.run_dirs))
+    if errors and len(errors) == total:
+        raise ValueError(f"none of the {total} run directories could be reported (see above); {args.out} lists why")
+    print(f"wrote {args.out} ({total - len(errors)} of {total} runs)")
     return 0
 
 
@@ -306,7 +337,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="morl", description="Multi-objective reinforcement learning.")
     sub = parser.add_subparsers(
-        dest="command", required=True, parser_class=_Parser, metavar="{train,eval,plot,envs,check-env,data}"
+        dest="command", required=True, parser_class=_Parser, metavar="{train,eval,plot,report,envs,check-env,data}"
     )
 
     train = sub.add_parser("train", help="train an agent and write a run directory")
@@ -338,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="score a run's archive (and re-roll its policies)")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--episodes", type=int, default=0, help="re-evaluate each policy on this many episodes")
+    evaluate.add_argument(
+        "--entry", nargs="+", type=int, metavar="ID",
+        help="only these archive entries (ids as in archive/index.json, `morl eval --out` and `morl report`)",
+    )  # fmt: skip
     evaluate.add_argument("--seed", type=int, default=12345)
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--ref-point", nargs="+", type=float, help="score against this reference point instead")
@@ -360,6 +395,20 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", help="output directory (default RUN_DIR/plots, or ./plots for several runs)")
     plot.add_argument("--force", action="store_true", help="overwrite the plots an output directory already holds")
     plot.set_defaults(func=cmd_plot)
+
+    report = sub.add_parser(
+        "report", help="one self-contained HTML page comparing the fronts and curves of runs",
+        description="Write one self-contained HTML file (it opens offline) comparing runs: their fronts on one "
+        "interactive plot per env (2 objectives: staircase, 3: rotatable 3-D, more: parallel coordinates; hover a "
+        "point for its values, preference, entry id and the `morl eval` command that re-rolls it), a preference "
+        "slider marking the entry predict uses for w, hypervolume and expected utility against the budget (seeds of "
+        "one configuration as mean and band) and a sortable table. A folder of runs (e.g. a benchmark suite's) stands "
+        "for the runs in it. Runs still training are reported as they stand; an unreadable directory is one warning "
+        "line and the others are reported anyway. Needs plotly: pip install \"morl[report]\".",
+    )  # fmt: skip
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    report.add_argument("--out", default="report.html", help="HTML file to write (default %(default)s)")
+    report.set_defaults(func=cmd_report)
 
     sub.add_parser("envs", help="list environments, reward dims and reference points").set_defaults(func=cmd_envs)
 

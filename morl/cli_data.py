@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from morl import data, metrics, preferences, tasks
+from morl import data, preferences
 from morl.data import behaviour, store
 
 
@@ -23,21 +23,18 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Episodes, steps, objectives, the dataset's own front and its hypervolume at the env's reference point."""
-    dataset = data.load(args.path)
-    task = tasks.make(dataset, ref_point=args.ref_point)
-    front = dataset.front()
-    front = front[np.lexsort(front.T[::-1])]
-    print(f"dataset: {dataset.name}")
-    print(f"env: {dataset.env_id or '-'} {dataset.env_kwargs or ''}".rstrip())
-    print(f"episodes: {dataset.num_episodes}")
-    print(f"steps: {len(dataset.rewards)}")
-    print(f"objectives: {dataset.num_objectives}")
-    print(f"behaviour preferences: {'yes' if dataset.preferences is not None else 'no'}")
-    print(f"reference point: {task.ref_point.tolist()} ({task.ref_source})")
-    print(f"front ({len(front)} non-dominated episode returns):")
-    for point in front:
+    info = data.summarize(data.load(args.path), ref_point=args.ref_point)
+    print(f"dataset: {info.name}")
+    print(f"env: {info.env_id or '-'} {info.env_kwargs or ''}".rstrip())
+    print(f"episodes: {info.episodes}")
+    print(f"steps: {info.steps}")
+    print(f"objectives: {info.num_objectives}")
+    print(f"behaviour preferences: {'yes' if info.has_preferences else 'no'}")
+    print(f"reference point: {info.ref_point.tolist()} ({info.ref_source})")
+    print(f"front ({len(info.front)} non-dominated episode returns):")
+    for point in info.front:
         print(f"  {np.round(point, 4).tolist()}")
-    print(f"hypervolume: {metrics.hypervolume(front, task.ref_point):.6g}")
+    print(f"hypervolume: {info.hypervolume:.6g}")
     return 0
 
 

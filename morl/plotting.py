@@ -341,7 +341,7 @@ def plot_hypervolume(
 
 
 # --- run directories ------------------------------------------------------------------------
-def _unique_labels(runs: Sequence[RunData]) -> list[str]:
+def unique_labels(runs: Sequence[RunData]) -> list[str]:
     """Labels made unique: duplicates get the directory name, then the full path, then an index."""
     labels = [run.label for run in runs]
     for attempt in ("name", "path", "index"):
@@ -357,7 +357,7 @@ def _unique_labels(runs: Sequence[RunData]) -> list[str]:
     return labels
 
 
-def _shared_true_front(runs: Sequence[RunData]) -> np.ndarray | None:
+def shared_true_front(runs: Sequence[RunData]) -> np.ndarray | None:
     """The true front if every run that states one states the same one; otherwise none (with a warning)."""
     fronts = [run.true_front for run in runs if run.true_front is not None]
     if not fronts:
@@ -424,7 +424,7 @@ def _kwargs_text(kwargs: str) -> str:
     return ",".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in items.items())
 
 
-def _env_title(key: tuple[str, str]) -> str:
+def env_title(key: tuple[str, str]) -> str:
     env, kwargs = key
     return env if kwargs == "{}" else f"{env} ({_kwargs_text(kwargs)})"
 
@@ -480,7 +480,7 @@ def plot_runs(
         counts = {str(run.path): run.num_objectives for run in group if run.num_objectives is not None}
         if len(set(counts.values())) > 1:
             raise ValueError(
-                f"runs of env {_env_title(key)} have different numbers of objectives and cannot share a plot: {counts}"
+                f"runs of env {env_title(key)} have different numbers of objectives and cannot share a plot: {counts}"
             )
     out = Path(out_dir) if out_dir is not None else default_out_dir([run.path for run in runs])
     out.mkdir(parents=True, exist_ok=True)
@@ -488,13 +488,13 @@ def plot_runs(
     written: list[Path] = []
     for key, group in groups.items():
         suffix = "" if len(groups) == 1 else f"-{slugs[key]}"
-        written += _plot_env(group, _env_title(key), out, suffix, formats)
+        written += _plot_env(group, env_title(key), out, suffix, formats)
     return written
 
 
 def _plot_env(runs: Sequence[RunData], env: str, out: Path, suffix: str, formats: Sequence[str]) -> list[Path]:
     """The front and hypervolume figures of the runs of one env, named ``front<suffix>`` and ``hypervolume<suffix>``."""
-    labels = _unique_labels(runs)
+    labels = unique_labels(runs)
     written: list[Path] = []
     m = next((run.num_objectives for run in runs if run.num_objectives is not None), None)
     if m is None:
@@ -502,7 +502,7 @@ def _plot_env(runs: Sequence[RunData], env: str, out: Path, suffix: str, formats
     else:
         names = next((run.objective_names for run in runs if run.objective_names is not None), None)
         fronts = {label: run.values for label, run in zip(labels, runs, strict=True)}
-        fig = plot_front(fronts, _shared_true_front(runs), objective_labels(names, m), title=f"Pareto front: {env}")
+        fig = plot_front(fronts, shared_true_front(runs), objective_labels(names, m), title=f"Pareto front: {env}")
         written += _save(fig, out / f"front{suffix}", formats)
         fig.clear()
 

@@ -36,7 +36,7 @@ import numpy as np
 from stable_baselines3.common.logger import KVWriter, Logger, TensorBoardOutputFormat
 
 from morl import metrics, storage
-from morl.pareto import ParetoArchive
+from morl.pareto import ArchiveEntry, ParetoArchive
 from morl.tasks import Task
 
 CONFIG_FILE = "config.json"
@@ -463,6 +463,8 @@ class RunData:
         config: the parsed ``config.json``.
         metrics: ``metrics.csv`` as column name -> float array (NaN where a cell is empty or not a number);
             empty when the file does not exist yet.
+        entries: the archive's entries (id, value, preference or condition, meta; no weights loaded), in the
+            order of ``values``, read in the same pass so both describe one state of a run still training.
     """
 
     label: str
@@ -470,6 +472,7 @@ class RunData:
     values: np.ndarray
     config: dict[str, Any]
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    entries: list[ArchiveEntry] = field(default_factory=list)
 
     @property
     def num_objectives(self) -> int | None:
@@ -560,8 +563,9 @@ def load_run(run_dir: str | os.PathLike) -> RunData:
     if not isinstance(config, dict):
         raise ValueError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
     _check_config(config, config_path)
-    values = _load_values(path, config)
-    return RunData(label=_run_label(config, path), path=path, values=values, config=config, metrics=read_metrics(path))
+    values, entries = _load_archive(path, config)
+    label = _run_label(config, path)
+    return RunData(label=label, path=path, values=values, config=config, metrics=read_metrics(path), entries=entries)
 
 
 def _check_config(config: dict[str, Any], config_path: Path) -> None:
@@ -587,11 +591,12 @@ def _run_label(config: Mapping[str, Any], path: Path) -> str:
     return "-".join(str(part) for part in parts)
 
 
-def _load_values(path: Path, config: Mapping[str, Any]) -> np.ndarray:
+def _load_archive(path: Path, config: Mapping[str, Any]) -> tuple[np.ndarray, list[ArchiveEntry]]:
+    """Value vectors (n, m) and entries of the run's archive, without weights; (0, m) and [] before it exists."""
     archive_dir = path / ARCHIVE_DIR
     if not (archive_dir / "index.json").exists():
         hint = config.get("objective_names") or config.get("ref_point") or ()
-        return np.empty((0, len(hint)))
+        return np.empty((0, len(hint))), []
     try:
         archive = ParetoArchive.load(archive_dir, load_policies=False)
     except ValueError as err:  # storage.FormatError is a ValueError
@@ -599,4 +604,4 @@ def _load_values(path: Path, config: Mapping[str, Any]) -> np.ndarray:
     values = archive.values
     if values.shape[1] == 0 and archive.num_objectives:
         values = np.empty((0, archive.num_objectives))
-    return values
+    return values, archive.entries

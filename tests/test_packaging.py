@@ -59,6 +59,11 @@ def test_wheel_installs_morl_only(wheel: Path):
     assert any(name.startswith("morl/agents/presets/") and name.endswith(".yaml") for name in names)
 
 
+def test_wheel_holds_the_report_pages_script_and_styles(wheel: Path):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"morl/report/static/report.js", "morl/report/static/report.css"} <= names  # package-data in pyproject
+
+
 def test_wheel_holds_every_subpackage(wheel: Path):
     # pyproject.toml lists packages by hand (morl.builtin_envs comes from another folder): none may be forgotten.
     names = set(zipfile.ZipFile(wheel).namelist())

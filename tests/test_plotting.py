@@ -206,7 +206,7 @@ def test_duplicate_labels_are_disambiguated_by_directory(tmp_path: Path) -> None
     a = make_run(tmp_path, "first", FRONT_2D, seed=0)
     b = make_run(tmp_path, "second", FRONT_2D, seed=0)
     runs = [plotting.load_run(a), plotting.load_run(b)]
-    assert plotting._unique_labels(runs) == [
+    assert plotting.unique_labels(runs) == [
         "cmorl-deep-sea-treasure-v0-0 (first)",
         "cmorl-deep-sea-treasure-v0-0 (second)",
     ]

@@ -102,5 +102,6 @@ class Dataset:
 
 from morl.data.collect import collect  # noqa: E402  (they build on Dataset)
 from morl.data.store import is_dataset, load, save  # noqa: E402
+from morl.data.summary import DatasetSummary, summarize  # noqa: E402
 
-__all__ = ["Dataset", "collect", "is_dataset", "load", "save"]
+__all__ = ["Dataset", "DatasetSummary", "collect", "is_dataset", "load", "save", "summarize"]
