@@ -47,3 +47,36 @@ def non_dominated(points: np.ndarray | list) -> np.ndarray:
     """The non-dominated rows of ``points`` (maximisation), duplicates kept once."""
     arr = as_front(points, "points")
     return arr[non_dominated_mask(arr)]
+
+
+def supported_mask(points: np.ndarray | list, tol: float = 1e-9) -> np.ndarray:
+    """Boolean mask of the non-dominated rows that linear scalarisation can reach (maximisation).
+
+    Row ``p`` is *supported* when some weight ``w`` on the simplex makes it a maximiser of ``w . r`` over all rows
+    (ties allowed, so a point on a segment of the convex hull counts). The rest of the front lies strictly inside
+    the convex hull of the other rows: for every ``w`` some row beats it, so no linear scalarisation (and no
+    outer loop over weights) returns it. Decided by one small linear program per row (scipy's HiGHS; scipy comes
+    with pymoo): maximise ``t`` subject to ``w . (p - q) >= t`` for every other row ``q``; ``p`` is supported iff
+    ``t >= -tol``. Dominated rows are False.
+    """
+    from scipy.optimize import linprog
+
+    arr = as_front(points, "points")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    n, m = arr.shape
+    mask = non_dominated_mask(arr)
+    cost = np.zeros(m + 1)
+    cost[-1] = -1.0  # maximise t
+    a_eq, b_eq = np.append(np.ones(m), 0.0)[None], [1.0]  # sum(w) = 1
+    bounds = [(0.0, 1.0)] * m + [(None, None)]
+    for i in np.flatnonzero(mask):
+        others = np.delete(arr, i, axis=0)  # (n - 1, m)
+        if len(others) == 0:
+            continue
+        a_ub = np.hstack([others - arr[i], np.ones((n - 1, 1))])  # w . (q - p) + t <= 0
+        res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(n - 1), A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        if res.status != 0:
+            raise RuntimeError(f"supported_mask: the linear program for row {i} failed: {res.message}")
+        mask[i] = -res.fun >= -tol
+    return mask

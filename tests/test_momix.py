@@ -233,9 +233,10 @@ def test_learns_most_of_config_a_front_in_6k_env_steps():
     assert before <= 4 and after >= 16, (before, after, trained.archive.values)  # exact front: HV 20
 
 
-@pytest.mark.parametrize("env_id", ["mobeach_v0", "moitem_gathering_v0", "mo_spread_v0"])
+@pytest.mark.parametrize("env_id", ["mobeach_v0", "mobeach_fixed_v0", "moitem_gathering_v0", "mo_spread_v0"])
 def test_trains_on_every_registered_team_task(env_id):
-    """Beach (10 agents, empty ``state()`` at the end), item gathering B (3 objectives), our particle task."""
+    """Beach (10 agents, empty ``state()`` at the end), the fixed-start beach (one-step episodes), item gathering B
+    (3 objectives), our particle task."""
     if env_id == "mo_spread_v0":
         pytest.importorskip("mpe2")
     task = tasks.make(env_id)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from morl.pareto import ParetoArchive, crowding_distance
-from morl.points import non_dominated, non_dominated_mask
+from morl.points import non_dominated, non_dominated_mask, supported_mask
 from morl.storage import FormatError
 
 small_ints = st.integers(-3, 3).map(float)  # small grid: many ties and duplicates
@@ -39,6 +39,34 @@ def test_archive_after_any_adds_equals_brute_force_front(candidates):
     assert {tuple(v) for v in stored} == expected
     assert {tuple(v) for v in non_dominated(candidates)} == expected
     assert non_dominated_mask(candidates).sum() == len(expected)
+
+
+def test_supported_mask_marks_points_inside_the_convex_hull():
+    # (1, 1) lies below the segment (0, 3) - (3, 0): no w on the simplex prefers it; (1.5, 1.5) lies on it (a tie)
+    points = np.array([[0.0, 3.0], [1.0, 1.0], [3.0, 0.0], [1.5, 1.5], [0.5, 0.5]])
+    assert supported_mask(points).tolist() == [True, False, True, True, False]  # (0.5, 0.5) is dominated
+    assert supported_mask([[1.0, 2.0]]).tolist() == [True]
+    assert supported_mask(np.zeros((0, 2))).tolist() == []
+    cube = np.array([[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0], [0.9, 0.9, 0.9], [1.1, 1.1, 1.1]])
+    assert supported_mask(cube).tolist() == [True, True, True, False, True]  # the plane x + y + z = 3 splits them
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        supported_mask(points, tol=-1.0)
+
+
+@given(candidate_sets(max_n=12))
+@settings(max_examples=50, deadline=None)
+def test_supported_points_are_those_some_grid_weight_prefers(points):
+    """Every non-dominated point that some weight prefers is supported; no dominated point is."""
+    mask = supported_mask(points)
+    assert not np.any(mask & ~non_dominated_mask(points))
+    m = points.shape[1]
+    rng = np.random.default_rng(0)
+    weights = np.vstack([np.eye(m), rng.dirichlet(np.ones(m), 200)])
+    for w in weights:
+        best = points @ w
+        winners = np.flatnonzero(best == best.max())
+        nd = [i for i in winners if non_dominated_mask(points)[i]]
+        assert all(mask[i] for i in nd), (points, w, mask)
 
 
 def test_add_returns_whether_stored_and_ties_keep_the_older():

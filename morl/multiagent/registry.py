@@ -172,6 +172,41 @@ DEFAULTS: dict[str, MultiAgentDefaults] = {
         team_reward="mean",  # team mode gives every agent the same vector
         objective_names=("capacity", "mixture"),
     ),
+    "mobeach_fixed_v0": MultiAgentDefaults(
+        module="morl.multiagent.beach_front:FixedStartBeach",
+        # MOMAland's beach with the start fixed (its reset draws types and sections at random): agents 0-3 of type 0
+        # in section 0, agents 4-5 of type 1 in section 1; 3 sections of capacity 2 (as mobeach_v0), one step, team
+        # reward. Found by searching small fixed-start beaches for a front point no linear scalarisation reaches: with
+        # 2-5 agents only capacity-1 beaches of 5 agents have one (3-point fronts); this one keeps mobeach_v0's
+        # capacity and has 4 points. Two steps collapse it to one point. docs/algorithms/momix.md, "Beach: exact
+        # front and unsupported points".
+        kwargs={
+            "types": (0, 0, 0, 0, 1, 1),
+            "positions": (0, 0, 0, 0, 1, 1),
+            "reward_mode": "team",
+            "num_timesteps": 1,
+            "sections": 3,
+            "capacity": 2,
+            "type_distribution": (0.5, 0.5),  # only its length (2 types) is used
+        },
+        ref_point=(0.0, 0.0),
+        ref_source=(
+            "ours: reward bounds x horizon: the team capacity reward sum(c * exp(-c / capacity)) and mixture reward "
+            "mean(min / sum) are >= 0 and paid once, at the last step, so no return is below 0"
+        ),
+        # All 3^6 = 729 joint plans stepped in the env (morl.multiagent.beach_front.exhaustive_front), re-derived
+        # exactly in tests/test_beach_front.py; the env's float32 rewards, written out in full. The second point,
+        # (1.33878, 0.22222), is unsupported: (1.2771, 0.25) and (2.01168, 0.16667) mixed 9:1 dominate it, so no
+        # weight w makes it the best w . r.
+        true_front=(
+            (1.2770999670028687, 0.25),
+            (1.3387809991836548, 0.2222222238779068),
+            (2.0116801261901855, 0.1666666716337204),
+            (2.2072765827178955, 0.0),
+        ),
+        team_reward="mean",  # team mode gives every agent the same vector
+        objective_names=("capacity", "mixture"),
+    ),
     "mo_spread_v0": MultiAgentDefaults(
         module="morl.builtin_envs.mo_spread:parallel_env",  # ours (envs/mo_spread.py); needs mpe2
         kwargs={"N": 3, "max_cycles": 25},
