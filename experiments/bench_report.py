@@ -95,15 +95,23 @@ def objectives(results: list[CellResult]) -> str:
     return "-"
 
 
-def table(results: list[CellResult], hv_at: list[int] = (), data_hv: dict[str, float] | None = None) -> list[str]:
+def table(
+    results: list[CellResult],
+    hv_at: list[int] = (),
+    data_hv: dict[str, float] | None = None,
+    reach_baseline: str | None = None,
+) -> list[str]:
     """Markdown rows: one per (variant, env, budget), mean ± sample std over the seeds that finished.
 
     ``data_hv`` maps a dataset env (``dataset:NAME``) to the hypervolume of the dataset's own front:
     with it, the table has the columns data HV and HV / data HV (``-`` for cells on no dataset).
+    ``reach_baseline`` names the row (variant) whose final HV every row's seeds race to reach: with
+    it, the table has the column steps to baseline HV (see :func:`_steps_to_baseline`).
     """
     groups: dict[tuple[str, str, int], list[CellResult]] = defaultdict(list)
     for result in results:
         groups[result.cell.group].append(result)
+    targets = _baseline_targets(groups, reach_baseline) if reach_baseline else {}
     units = {r.budget_unit for r in results if r.status == "ok"} or {"env_steps"}
     one_unit = next(iter(units)) if len(units) == 1 else None
     budget_head = f"budget ({_unit_words(one_unit)})" if one_unit else "budget"
@@ -113,6 +121,7 @@ def table(results: list[CellResult], hv_at: list[int] = (), data_hv: dict[str, f
     columns += ["data HV", "HV / data HV"] if data_hv else []
     columns += ["EU", "\\|F\\|", "sparsity", "spacing"]
     columns += [f"HV@{budget_label(b)}" for b in hv_at]
+    columns += ["steps to baseline HV"] if reach_baseline else []
     columns += [spent_head, "train wall (s)", "cell wall (s)", "steps/s", "errors"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for (variant, env, budget), group in groups.items():
@@ -137,7 +146,8 @@ def table(results: list[CellResult], hv_at: list[int] = (), data_hv: dict[str, f
             _mean_std([r.report["cardinality"] for r in ok]),
             _mean_std([r.report.get("sparsity") for r in ok]),
             _mean_std([r.report.get("spacing") for r in ok]),
-            *(_mean_std([r.hv_at.get(b) for r in ok]) for b in hv_at),
+            *(_mean_std([r.hv_at.get(b) for r in ok]) if b <= budget else "-" for b in hv_at),
+            *([_steps_to_baseline(ok, targets.get((env, budget)))] if reach_baseline else []),
             _mean([r.last.get(r.budget_unit) for r in ok], ",.0f"),
             _mean([r.last.get("wall_time") for r in ok], ".1f"),
             _mean([r.seconds for r in ok], ".1f"),
@@ -146,6 +156,53 @@ def table(results: list[CellResult], hv_at: list[int] = (), data_hv: dict[str, f
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _baseline_targets(
+    groups: dict[tuple[str, str, int], list[CellResult]], baseline: str
+) -> dict[tuple[str, int], float]:
+    """(env, budget) -> the mean over the ``baseline`` row's finished seeds of its final HV (last ``metrics.csv`` row).
+
+    The mean is kept within the seeds' range: float rounding must not lift it above seeds that all share one HV.
+    """
+    import numpy as np
+
+    targets: dict[tuple[str, int], float] = {}
+    for (variant, env, budget), group in groups.items():
+        finals = _finite([r.last.get("hypervolume") for r in group if r.status == "ok"])
+        if variant == baseline and finals.size:
+            targets[(env, budget)] = float(np.clip(finals.mean(), finals.min(), finals.max()))
+    return targets
+
+
+def _steps_to_reach(result: CellResult, target: float) -> float | None:
+    """The first budget spent (``metrics.csv``) at which the run's hypervolume is at least ``target``; None if never."""
+    import numpy as np
+
+    from morl import runs
+
+    curve = runs.load_run(result.run_dir).curve("hypervolume")
+    if curve is None:
+        return None
+    steps, hv = curve
+    reached = np.flatnonzero(hv >= target)  # NaN (an empty cell) never reaches
+    return None if reached.size == 0 else float(steps[reached[0]])
+
+
+def _steps_to_baseline(ok: list[CellResult], target: float | None) -> str:
+    """``mean ± std`` of the budget each seed needed to reach ``target``, over the seeds that reached it.
+
+    ``(k/n seeds)`` follows when only k of the n finished seeds did, ``never`` when none did, and ``-``
+    stands for no baseline on this env and budget (``target`` None) or no finished seed.
+    """
+    if target is None or not ok:
+        return "-"
+    steps = [s for s in (_steps_to_reach(r, target) for r in ok) if s is not None]
+    if not steps:
+        return "never"
+    mean = _mean(steps, ",.0f")
+    text = f"{mean} ± {_finite(steps).std(ddof=1):,.0f}" if len(steps) > 1 else mean
+    return text if len(steps) == len(ok) else f"{text} ({len(steps)}/{len(ok)} seeds)"
 
 
 def _against_data(ok: list[CellResult], data_hv: float | None) -> list[str]:
@@ -301,7 +358,16 @@ def write_report(
     if suite.hv_at:
         caption += (
             "HV@b is the hypervolume of the run's last evaluation (a `metrics.csv` row) within b of its budget "
-            "unit, `-` when it has none that early (MORL-Baselines' runs have one row, at their end). "
+            "unit, `-` when it has none that early (MORL-Baselines' runs have one row, at their end) or b "
+            "exceeds the row's budget. "
+        )
+    if suite.reach_baseline:
+        caption += (
+            f"Steps to baseline HV: the target is the mean over seeds of `{suite.reach_baseline}`'s final HV "
+            "(its last `metrics.csv` row) on the same env and budget; for each seed of a row, the first budget "
+            "spent in its `metrics.csv` at which the HV is at least the target, mean ± std over the seeds that "
+            "reached it, with (k/n seeds) when only k of n did, `never` when none did and `-` where the env and "
+            "budget have no baseline row. "
         )
     caption += (
         "Budgets count the run's budget unit (env steps for online algorithms, gradient steps for offline "
@@ -314,7 +380,8 @@ def write_report(
             " Data HV is the hypervolume of a dataset's own front (its episodes' returns) at the same reference "
             "point, and HV / data HV the cell's HV over it (`-` for cells on no dataset); see Datasets below."
         )
-    lines += [*table(results, suite.hv_at, data_hv), "", *textwrap.wrap(caption, 100), "", *(dataset_lines or [])]
+    rows = table(results, suite.hv_at, data_hv, suite.reach_baseline)
+    lines += [*rows, "", *textwrap.wrap(caption, 100), "", *(dataset_lines or [])]
     if plots:
         lines += ["## Plots (seeds compared)", ""]
         for (variant, env, budget), files in plots.items():

@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     dataset_lines = bench_datasets.report_lines(datasets, data_errors)
     interactive = write_interactive(runs_root)
     report = write_report(name, suite, results, plots, how, docs_dir, dataset_lines, data_hv, interactive)
-    print("\n".join(table(results, suite.hv_at, data_hv)))
+    print("\n".join(table(results, suite.hv_at, data_hv, suite.reach_baseline)))
     print(f"benchmark: wrote {report} in {wall:.0f} s of training", file=sys.stderr)
     return 0 if all(r.status == "ok" for r in results) else 1
 

@@ -119,7 +119,9 @@ class DatasetSpec(_Strict):
 
 class Suite(_Strict):
     """A suite file. ``hparams`` maps an algorithm or variant name to overrides for all its cells;
-    ``hv_at`` lists budgets at which the table also reports the hypervolume read from ``metrics.csv``."""
+    ``hv_at`` lists budgets at which the table also reports the hypervolume read from ``metrics.csv``;
+    ``reach_baseline`` names the row (an algorithm or variant of the grids or cells) whose mean final
+    hypervolume the table's "steps to baseline HV" column measures every row against."""
 
     description: StrictStr = ""
     hparams: dict[Name, HParams | None] = {}
@@ -129,6 +131,7 @@ class Suite(_Strict):
     cells: list[CellSpec] = []
     hv_at: Annotated[list[Budget], BeforeValidator(_one_or_many)] = []
     datasets: dict[DatasetName, DatasetSpec] = {}
+    reach_baseline: Name | None = None
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> Suite:
@@ -144,6 +147,11 @@ class Suite(_Strict):
         for where, env in envs:
             if env.startswith(DATASET_PREFIX) and env.removeprefix(DATASET_PREFIX) not in self.datasets:
                 raise ValueError(f"{where}: {env!r} names no dataset of the suite (declared: {declared})")
+        rows = [name for grid in [self.grid, *self.grids] if grid is not None for name in grid.algos]
+        rows += [cell.algo for cell in self.cells]
+        if self.reach_baseline is not None and self.reach_baseline not in rows:
+            raise ValueError(f"reach_baseline: {self.reach_baseline!r} is no algorithm or variant of the grids or "
+                             f"cells (they have: {', '.join(dict.fromkeys(rows))})")  # fmt: skip
         for name, spec in self.datasets.items():
             if spec.source is None:
                 continue

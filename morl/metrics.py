@@ -92,6 +92,27 @@ def cardinality(front: np.ndarray | list) -> int:
     return len(non_dominated(front))
 
 
+def preference_monotonicity(weights: np.ndarray | list, returns: np.ndarray | list) -> float:
+    """Share of ordered preference pairs whose returns move with the preference, over all objectives.
+
+    For each objective j and each pair of preferences with ``w_j > w'_j``, the pair counts when
+    ``G_j(w) >= G_j(w')``: giving an objective more weight must not lower its return. 1.0 means the
+    returned ``G_w`` move monotonically with ``w`` (on a two-objective grid: along the whole line);
+    lower values say how often they do not. Offline agents are judged on this (issue 12), since a
+    policy can reach a good front while answering preferences out of order.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    g = as_front(returns, "returns")
+    if w.ndim != 2 or w.shape != g.shape:
+        raise ValueError(f"weights and returns must both have shape (P, m), got {w.shape} and {g.shape}")
+    more = w[:, None, :] > w[None, :, :]  # (P, P, m): w_j > w'_j
+    kept = g[:, None, :] >= g[None, :, :]  # G_j(w) >= G_j(w')
+    pairs = int(more.sum())
+    if pairs == 0:
+        raise ValueError("no two preferences differ: monotonicity needs at least two distinct preferences")
+    return float((more & kept).sum() / pairs)
+
+
 def true_points_found(front: np.ndarray | list, true_front: np.ndarray | list, tol: float = 1e-4) -> int:
     """How many points of ``true_front`` some point of ``front`` matches within ``tol`` in every objective.
 

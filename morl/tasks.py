@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import gymnasium as gym
@@ -260,8 +261,8 @@ def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any
     elif isinstance(env, Dataset):
         env_task = None if env.env_id is None else envs.task(env.env_id, **(env.env_kwargs or {}))
         task = offline_task(env, env_task)
-    elif data.is_dataset(env):  # a dataset directory: recorded by its path, so resume and load find it again
-        task = dataclasses.replace(make(data.load(env)), spec=str(env))
+    elif data.is_dataset(env):  # a dataset directory, by its absolute path: resume and load find it from anywhere
+        task = dataclasses.replace(make(data.load(env)), spec=str(Path(env).resolve()))
     elif isinstance(env, str) and multiagent.is_multiagent_id(env):
         return multiagent.task(env, ref_point=ref_point, **env_kwargs)
     elif _is_custom(env):

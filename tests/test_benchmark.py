@@ -169,6 +169,66 @@ def test_table_has_new_columns_and_hv_at_read_from_metrics(tmp_path):
     assert dict(zip(header, rows["b (cmorl)"], strict=True))["HV@1k"] == "-"
 
 
+def test_steps_to_baseline_hv_read_from_metrics(tmp_path):
+    curves = {  # (variant, env, seed): metrics.csv rows (env steps, HV)
+        ("base", "fake-v0", 0): [(1000, 1.0), (3000, 4.0)],  # final HVs 4 and 6: the target is their mean, 5
+        ("base", "fake-v0", 1): [(2000, 6.0), (3000, 6.0)],
+        ("a", "fake-v0", 0): [(1000, 2.0), (2000, 5.0), (3000, 7.0)],  # exactly the target at 2000
+        ("a", "fake-v0", 1): [(1000, 6.0), (3000, 6.0)],
+        ("a", "fake-v0", 2): [(1000, 1.0), (3000, 4.5)],  # never reaches 5
+        ("b", "fake-v0", 0): [(3000, 3.0)],
+        ("a", "other-v0", 0): [(3000, 9.0)],  # no baseline row on this env
+        ("base", "tie-v0", 0): [(3000, 0.1)],  # three equal final HVs: their float mean is above 0.1
+        ("base", "tie-v0", 1): [(3000, 0.1)],
+        ("base", "tie-v0", 2): [(3000, 0.1)],
+        ("a", "tie-v0", 0): [(1000, 0.0), (2000, 0.1), (3000, 0.1)],
+    }
+    results = []
+    for (variant, env, seed), rows in curves.items():
+        cell = suite_schema.Cell(variant, "cmorl", env, seed, 3000)
+        _fake_run(tmp_path / cell.name, "cmorl", seed, rows, [[1.0, 4.0]])
+        results.append(benchmark.collect(cell, tmp_path / cell.name, None, [1000, 5000]))
+    assert {r.status for r in results} == {"ok"}, [r.error for r in results]
+    lines = bench_report.table(results, [1000, 5000], reach_baseline="base")
+    header = _cells(lines[0])
+    assert header.index("steps to baseline HV") == header.index("HV@5k") + 1
+    rows = {(row[0], row[1]): dict(zip(header, row, strict=True)) for row in map(_cells, lines[2:])}
+    steps = {key: row["steps to baseline HV"] for key, row in rows.items()}
+    assert steps == {
+        ("a (cmorl)", "`fake-v0`"): "1,500 ± 707 (2/3 seeds)",  # 2000 and 1000; seed 2 never
+        ("base (cmorl)", "`fake-v0`"): "2,000 (1/2 seeds)",  # seed 0 ends at 4
+        ("b (cmorl)", "`fake-v0`"): "never",
+        ("a (cmorl)", "`other-v0`"): "-",
+        ("base (cmorl)", "`tie-v0`"): "3,000 ± 0",
+        ("a (cmorl)", "`tie-v0`"): "2,000",
+    }
+    assert (
+        rows[("a (cmorl)", "`fake-v0`")]["HV@1k"] == "3.00 ± 2.65" and rows[("a (cmorl)", "`fake-v0`")]["HV@5k"] == "-"
+    )
+    assert "steps to baseline HV" not in bench_report.table(results, [1000])[0]
+
+
+def test_reach_baseline_must_be_a_row_of_the_suite(tmp_path, capsys):
+    err = _suite_error(tmp_path, GRID + "variants: {q: {algo: momix}}\nreach_baseline: q\n", capsys)
+    assert "reach_baseline: 'q' is no algorithm or variant of the grids or cells (they have: scalarized)" in err
+    path = tmp_path / "ok.yaml"
+    path.write_text(GRID + "cells: [{algo: cmorl, env: x, seed: 0, budget: 5}]\nreach_baseline: cmorl\n")
+    assert suite_schema.load_suite(path)[0].reach_baseline == "cmorl"
+
+
+def test_momix_suite_races_every_row_to_outer_loop_qmix_at_equal_env_steps():
+    suite, cells = suite_schema.load_suite(EXPERIMENTS / "suites" / "momix.yaml")
+    assert suite.reach_baseline == "qmix-outer" and len(cells) == 27
+    spread = [c for c in cells if c.env == "mo_spread_v0"]
+    assert {(c.variant, c.seed) for c in spread} == {
+        (v, s) for v in ("momix", "momix-uniform", "qmix-outer") for s in range(3)
+    }
+    assert {c.budget for c in spread} == {150_000}
+    for cell in cells:  # each outer-loop QMIX anneals over a third of its sixth of the budget
+        if cell.variant == "qmix-outer":
+            assert cell.hparams_dict()["epsilon_anneal_time"] == round(cell.budget / 6 / 3)
+
+
 def test_budget_labels():
     assert [bench_report.budget_label(b) for b in (100_000, 1_500_000, 2_500, 1_234, 1_000_000)] == [
         "100k",
@@ -205,11 +265,12 @@ def test_a_real_cell_trains_through_run_cell_resumes_and_is_scored(tmp_path):
 
 def test_report_only_trains_nothing_and_tabulates_what_is_there(tmp_path, capsys):
     path = tmp_path / "partial.yaml"
-    path.write_text(GRID)
+    path.write_text(GRID + "reach_baseline: scalarized\n")
     out, docs = tmp_path / "out", tmp_path / "docs"
     status = benchmark.main(["--suite", str(path), "--out", str(out), "--docs", str(docs), "--report-only"])
     assert status == 1  # a cell without a result is not "all ok"
     assert not (out / "runs" / "partial").exists() or not any((out / "runs" / "partial").iterdir())
     assert "1 cells, 0 to run, 0 already done" in capsys.readouterr().err
-    assert (docs / "partial.md").is_file()
+    page = (docs / "partial.md").read_text()
+    assert "| steps to baseline HV |" in page and "Steps to baseline HV: the target is" in page
     assert benchmark.main(["--suite", str(path), "--report-only", "--force"]) == 2

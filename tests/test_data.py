@@ -167,3 +167,11 @@ def test_cli_collects_and_describes_a_dataset(tmp_path, capsys):
     assert "reference point: [0.0, -25.0]" in text
     assert cli.main(["data", "collect", DST, "--out", str(tmp_path / "unversioned")]) == 2
     assert "must look like NAME-vN" in capsys.readouterr().err
+
+
+def test_a_dataset_directory_is_recorded_by_its_absolute_path(saved, monkeypatch):
+    from morl import tasks
+
+    monkeypatch.chdir(saved.parent.parent)  # given relative to here, found again from anywhere
+    task = tasks.make(os.path.join(saved.parent.name, saved.name))
+    assert task.spec == str(saved.resolve()) and Path(task.spec).is_absolute()

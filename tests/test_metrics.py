@@ -143,3 +143,19 @@ def test_true_points_found_counts_matches_within_tolerance():
     assert metrics.true_points_found(np.empty((0, 2)), true_front) == 0
     report = metrics.evaluate_front(found, [0, -25], [[0.5, 0.5]], true_front)
     assert (report["true_points"], report["true_front_size"]) == (2, 3)
+
+
+def test_preference_monotonicity_counts_pairs_that_move_with_the_preference():
+    grid = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    ordered = np.array([[0.0, -1.0], [5.0, -3.0], [9.0, -9.0]])  # more treasure weight, more treasure, more time
+    assert metrics.preference_monotonicity(grid, ordered) == 1.0
+    ties = np.array([[0.0, -1.0], [0.0, -1.0], [9.0, -9.0]])  # equal returns for two preferences still move with w
+    assert metrics.preference_monotonicity(grid, ties) == 1.0
+    swapped = ordered[[1, 0, 2]]  # w = (0, 1) returns more treasure than w = (0.5, 0.5)
+    # 6 ordered pairs (3 per objective); the swap breaks (0.5 > 0) on objective 0 and (1 > 0.5) on objective 1
+    assert metrics.preference_monotonicity(grid, swapped) == pytest.approx(4 / 6)
+    assert metrics.preference_monotonicity(grid, ordered[::-1]) == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        metrics.preference_monotonicity(grid, ordered[:2])
+    with pytest.raises(ValueError, match="two distinct"):
+        metrics.preference_monotonicity(grid[:1], ordered[:1])

@@ -101,6 +101,8 @@ def test_learns_the_deep_sea_treasure_trade_off_from_amateur_data(dst_data):
     # the treasure value rises with the weight on it
     ordered = sorted(latest, key=lambda e: e.preference[0])
     assert ordered[-1].value[0] > ordered[0].value[0]
+    assert agent.grid_returns.shape == (len(agent.grid), 2)  # every grid preference, dominated ones included
+    assert metrics.preference_monotonicity(agent.grid, agent.grid_returns) > 0.5
 
 
 def test_killed_run_resumes_to_the_same_contexts_and_archive(dst_data, tmp_path, monkeypatch):

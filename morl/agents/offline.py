@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from morl import envs, preferences, spaces, storage, tasks
+from morl import envs, metrics, preferences, spaces, storage, tasks
 from morl.agents.base import Agent, Callback
 from morl.agents.oppo_nets import ContextPolicy
 from morl.evaluation import evaluate_groups
@@ -58,6 +58,7 @@ class OfflinePolicyAgent(Agent):
         self.generator = torch.Generator(device=self.device)  # every sample of data, so a resumed run repeats
         self.generator.manual_seed(seed)
         self._eval_env: Any = None
+        self.grid_returns: np.ndarray | None = None  # mean return per grid preference at the last evaluation
         self._policies: dict[str, ContextPolicy] = {}
         self._stats: dict[str, list[torch.Tensor]] = {}
 
@@ -131,7 +132,10 @@ class OfflinePolicyAgent(Agent):
         stats = {key: float(torch.stack(values).mean()) for key, values in self._stats.items()}
         self._stats = {}
         mean_return = np.mean([r.mean_return for r in results], axis=0)
-        self.log_diagnostics({**stats, **{f"return_{j}": float(v) for j, v in enumerate(mean_return)}})
+        self.grid_returns = np.stack([r.mean_return for r in results])  # (P, m), dominated rows included
+        monotone = metrics.preference_monotonicity(self.grid, self.grid_returns)
+        returns = {f"return_{j}": float(v) for j, v in enumerate(mean_return)}
+        self.log_diagnostics({**stats, **returns, "monotonicity": monotone})
         self.log_front()
         return results
 

@@ -87,8 +87,9 @@ class OfflineBC(OfflinePolicyAgent):
 
     @property
     def diagnostics(self) -> tuple[str, ...]:  # type: ignore[override]
-        """``train.csv`` columns: the imitation loss and mean grid returns per objective."""
-        return ("bc_loss", *(f"return_{j}" for j in range(self.num_objectives)))
+        """``train.csv`` columns: the imitation loss, mean grid returns per objective, and how monotonically the
+        grid's returns follow the preference (:func:`metrics.preference_monotonicity`)."""
+        return ("bc_loss", *(f"return_{j}" for j in range(self.num_objectives)), "monotonicity")
 
     def _condition(self, rows: torch.Tensor) -> torch.Tensor:
         """The training condition of logged steps ``rows`` (B,): (B, condition_dim)."""

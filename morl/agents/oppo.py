@@ -125,9 +125,10 @@ class OPPO(OfflinePolicyAgent):
 
     @property
     def diagnostics(self) -> tuple[str, ...]:  # type: ignore[override]
-        """``train.csv`` columns: the three losses of step (1), step (2)'s loss, mean grid returns per objective."""
+        """``train.csv`` columns: the three losses of step (1), step (2)'s loss, mean grid returns per objective,
+        and how monotonically the grid's returns follow the preference (:func:`metrics.preference_monotonicity`)."""
         returns = tuple(f"return_{j}" for j in range(self.num_objectives))
-        return ("him_loss", "pref_loss", "norm_loss", "z_loss", "label_accuracy", *returns)
+        return ("him_loss", "pref_loss", "norm_loss", "z_loss", "label_accuracy", *returns, "monotonicity")
 
     # --- labels -------------------------------------------------------------------------------
     def _fixed_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
