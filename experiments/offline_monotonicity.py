@@ -23,6 +23,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from morl import agents, metrics, runs, storage  # noqa: E402
+from morl.pareto import ParetoArchive  # noqa: E402
 from morl.report import expand_run_dirs  # noqa: E402
 
 OFFLINE = ("oppo", "bc")
@@ -38,6 +39,7 @@ def grid_returns(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     if state is None:
         raise ValueError(f"{run_dir}: no checkpoint to rebuild the agent from")
     agent.load_state_dict(state)
+    agent.archive = ParetoArchive(agent.num_objectives)  # the saved one already names this snapshot's network
     agent.evaluate()
     return agent.grid, agent.grid_returns
 
