@@ -159,7 +159,8 @@ def _multi_rollout(env_id: str, seed: int, steps: int = STEPS) -> tuple[np.ndarr
 
 # Presets whose random play draws nothing here (item gathering configs B and A): a fixed map, pick-up probability 1,
 # and only collisions draw (random.choice), which 100 random steps do not meet; test_item_gathering_... covers them.
-MULTI_DETERMINISTIC = {"moitem_gathering_v0", "moitem_gathering_2obj_v0"}
+# The fixed-start beach draws nothing at all: its types and start sections are given (its exact front needs that).
+MULTI_DETERMINISTIC = {"moitem_gathering_v0", "moitem_gathering_2obj_v0", "mobeach_fixed_v0"}
 
 
 @pytest.mark.parametrize("env_id", multiagent.registered_ids())
