@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from morl import plotting, runs
+from morl import plotting, runs, storage
 from morl.runs import RunData
 
 REROLL_EPISODES = 10  # episodes in the `morl eval --episodes` command a point's hover shows
@@ -329,15 +329,13 @@ def _mean_band(curves: list[tuple[np.ndarray, np.ndarray] | None]) -> dict[str, 
 
 
 def _finite(obj: Any) -> Any:
-    """NaN and infinities as None, numpy values as Python ones: strict JSON that ``JSON.parse`` reads."""
+    """NaN and infinities as None, on top of :func:`storage.to_jsonable`: strict JSON that ``JSON.parse`` reads."""
+    return _nan_to_none(storage.to_jsonable(obj))
+
+
+def _nan_to_none(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _finite(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    return None if isinstance(obj, float) and not math.isfinite(obj) else obj
