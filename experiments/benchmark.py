@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import fnmatch
 import json
 import os
 import shlex
@@ -390,6 +391,11 @@ def _todo(cells: list[Cell], cell_dirs: dict[str, Path], force: bool) -> tuple[l
     return todo, skipped
 
 
+def _selected(cell: Cell, patterns: list[str] | None) -> bool:
+    """Whether ``--cells`` picks the cell (every cell when no pattern is given)."""
+    return patterns is None or any(fnmatch.fnmatchcase(cell.name, p) for p in patterns)
+
+
 def write_interactive(runs_root: Path) -> Path | str:
     """``morl report`` of every run of the suite, beside them; on failure the one-line reason instead."""
     target = runs_root / INTERACTIVE_FILE
@@ -418,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: tabulate the cells finished so far (the others show as missing), "
                              "e.g. while another invocation is still running the suite")  # fmt: skip
+    parser.add_argument("--cells", action="append", metavar="GLOB",
+                        help="run only the cells whose names match (fnmatch; repeatable), e.g. '*-mo_spread_v0-*'; "
+                             "the others are tabulated as they stand on disk")  # fmt: skip
     return parser
 
 
@@ -437,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.workers < 1:
         print("benchmark: error: --workers must be >= 1", file=sys.stderr)
+        return 2
+    if args.report_only and args.cells:
+        print("benchmark: error: --report-only trains nothing, so --cells has nothing to choose", file=sys.stderr)
         return 2
     if args.report_only and args.force:
         print("benchmark: error: --report-only trains nothing, so --force has nothing to rerun", file=sys.stderr)
@@ -476,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         for cell in blocked:
             error = f"dataset {cell.dataset} is not in place: {data_errors[cell.dataset]}"
             outcomes[cell.name] = {"name": cell.name, "status": "error", "error": error}
-        later, skipped_later = _todo([c for c in rest if c.dataset not in data_errors], cell_dirs, args.force)
+        chosen = [c for c in rest if c.dataset not in data_errors and _selected(c, args.cells)]
+        later, skipped_later = _todo(chosen, cell_dirs, args.force)
         skipped += skipped_later
         todo = first + later
         first_text = f" ({len(first)} source cells of datasets, run first)" if first else ""

@@ -1,10 +1,12 @@
 """Do an offline agent's returns move with the preference? Re-evaluates finished runs over their whole grid.
 
     python experiments/offline_monotonicity.py RUN_DIR [RUN_DIR ...]      # folders of runs stand for their runs
+    python experiments/offline_monotonicity.py --episodes 20 RUN_DIR ...   # more episodes per preference
 
 The archive keeps only non-dominated entries, so it cannot show a preference answered out of order.
 This rebuilds each finished ``oppo`` / ``bc`` run from its last checkpoint, evaluates every grid
-preference once more (the agent's own evaluation: same episodes, same seeds) and prints
+preference once more (the agent's own evaluation and seeds; ``--episodes`` averages more episodes than
+the run did, for envs whose start state is random) and prints
 ``morl.metrics.preference_monotonicity`` with the returns per preference. Runs trained since the
 metric was added also log it as ``monotonicity`` in ``train.csv``; this reads older runs too.
 """
@@ -29,8 +31,11 @@ from morl.report import expand_run_dirs  # noqa: E402
 OFFLINE = ("oppo", "bc")
 
 
-def grid_returns(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(grid preferences (P, m), mean return per preference (P, m)) of the run's final policy."""
+def grid_returns(run_dir: Path, episodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(grid preferences (P, m), mean return per preference (P, m)) of the run's final policy.
+
+    ``episodes`` overrides the run's ``eval_episodes`` (None keeps it).
+    """
     algo = runs.read_config(run_dir)["algo"]
     if algo not in OFFLINE:
         raise ValueError(f"{run_dir}: algorithm {algo!r} is not an offline agent ({', '.join(OFFLINE)})")
@@ -39,6 +44,8 @@ def grid_returns(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     if state is None:
         raise ValueError(f"{run_dir}: no checkpoint to rebuild the agent from")
     agent.load_state_dict(state)
+    if episodes is not None:
+        agent.config.eval_episodes = episodes
     agent.archive = ParetoArchive(agent.num_objectives)  # the saved one already names this snapshot's network
     agent.evaluate()
     return agent.grid, agent.grid_returns
@@ -47,14 +54,18 @@ def grid_returns(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="+")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes per preference (default: the run's own eval_episodes)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.episodes is not None and args.episodes < 1:
+        parser.error("--episodes must be >= 1")
     torch.set_num_threads(1)
     print("| run | monotonicity | objective 0 of G_w, w_0 = 0 ... 1 |")
     print("|---|---|---|")
     failed = 0
     for run_dir in expand_run_dirs(args.run_dirs):
         try:
-            grid, returns = grid_returns(run_dir)
+            grid, returns = grid_returns(run_dir, args.episodes)
         except (ValueError, OSError) as err:
             print(f"offline_monotonicity: {err}", file=sys.stderr)
             failed += 1

@@ -223,7 +223,7 @@ def test_momix_suite_races_every_row_to_outer_loop_qmix_at_equal_env_steps():
     assert {(c.variant, c.seed) for c in spread} == {
         (v, s) for v in ("momix", "momix-uniform", "qmix-outer") for s in range(3)
     }
-    assert {c.budget for c in spread} == {150_000}
+    assert {c.budget for c in spread} == {300_000}
     for cell in cells:  # each outer-loop QMIX anneals over a third of its sixth of the budget
         if cell.variant == "qmix-outer":
             assert cell.hparams_dict()["epsilon_anneal_time"] == round(cell.budget / 6 / 3)
@@ -274,3 +274,16 @@ def test_report_only_trains_nothing_and_tabulates_what_is_there(tmp_path, capsys
     page = (docs / "partial.md").read_text()
     assert "| steps to baseline HV |" in page and "Steps to baseline HV: the target is" in page
     assert benchmark.main(["--suite", str(path), "--report-only", "--force"]) == 2
+
+
+def test_cells_runs_only_the_matching_cells_and_tabulates_the_rest(tmp_path, capsys):
+    path = tmp_path / "two.yaml"
+    path.write_text(GRID.replace("seeds: [0]", "seeds: [0, 1]"))
+    out, docs = tmp_path / "out", tmp_path / "docs"
+    argv = ["--suite", str(path), "--out", str(out), "--docs", str(docs), "--workers", "1"]
+    status = benchmark.main([*argv, "--cells", "*-1-1000"])
+    assert status == 1  # seed 0 has no result yet
+    assert "2 cells, 1 to run, 0 already done" in capsys.readouterr().err
+    runs_root = out / "runs" / "two"
+    assert sorted(p.name for p in runs_root.glob("scalarized-*")) == ["scalarized-deep-sea-treasure-v0-1-1000"]
+    assert benchmark.main([*argv, "--report-only", "--cells", "*"]) == 2

@@ -95,7 +95,7 @@ def test_learns_the_deep_sea_treasure_trade_off_from_amateur_data(dst_data):
     # entries share one policy snapshot and each carries its own context z*_w
     for entry in latest:
         row = int(np.argmin(np.abs(agent.grid[:, 0] - entry.preference[0])))
-        np.testing.assert_allclose(entry.condition, agent.z_star[row].detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(entry.condition, agent.conditions()[row].detach().numpy(), rtol=1e-6)
         rolled = agent.task.evaluate(agent.entry_predictor(entry.id), entry.preference, episodes=1, seed=0)
         np.testing.assert_allclose(rolled.mean_return, entry.value)
     # the treasure value rises with the weight on it
@@ -105,8 +105,10 @@ def test_learns_the_deep_sea_treasure_trade_off_from_amateur_data(dst_data):
     assert metrics.preference_monotonicity(agent.grid, agent.grid_returns) > 0.5
 
 
-def test_killed_run_resumes_to_the_same_contexts_and_archive(dst_data, tmp_path, monkeypatch):
-    kwargs = {"total_timesteps": 60, "hparams": {**SMALL, "eval_interval": 30, "labelled_pairs": 20},
+@pytest.mark.parametrize("context_model", ["table", "map"])
+def test_killed_run_resumes_to_the_same_contexts_and_archive(dst_data, tmp_path, monkeypatch, context_model):
+    hparams = {**SMALL, "eval_interval": 30, "labelled_pairs": 20, "context_model": context_model}
+    kwargs = {"total_timesteps": 60, "hparams": hparams,
               "progress_bar": False, "tensorboard": False, "device": "cpu"}  # fmt: skip
     whole = morl.train("oppo", dst_data, out=tmp_path / "whole", **kwargs)
     original, calls = runs.Run.log_front, []
@@ -123,7 +125,7 @@ def test_killed_run_resumes_to_the_same_contexts_and_archive(dst_data, tmp_path,
     monkeypatch.undo()
     resumed = morl.train(None, dst_data, resume=tmp_path / "cut", progress_bar=False, tensorboard=False)
     assert resumed.agent.gradient_steps == whole.agent.gradient_steps == 60
-    torch.testing.assert_close(resumed.agent.z_star, whole.agent.z_star, rtol=0, atol=0)
+    torch.testing.assert_close(resumed.agent.conditions(), whole.agent.conditions(), rtol=0, atol=0)
     for key, value in whole.agent.policy.state_dict().items():
         torch.testing.assert_close(resumed.agent.policy.state_dict()[key], value, rtol=0, atol=0)
     a, b = ParetoArchive.load(tmp_path / "whole" / "archive"), ParetoArchive.load(tmp_path / "cut" / "archive")
@@ -177,3 +179,21 @@ def test_continuous_actions_are_cloned_in_tanh_range_and_mapped_back_to_the_boun
     np.testing.assert_allclose(agent._to_env(actions), cars.actions, atol=1e-5)
     archive = agent.learn(20, progress_bar=False)
     assert len(archive) >= 1 and archive.values.shape[1] == 2
+
+
+def test_context_map_is_one_function_of_the_preference_and_tables_load_from_old_checkpoints(dst_data):
+    mapped = _agent(dst_data, context_model="map")
+    assert not any(p.shape[0] == len(mapped.grid) for p in mapped.contexts.parameters())  # no row per preference
+    mapped.learn(20, progress_bar=False)
+    w = torch.tensor([[0.3, 0.7], [0.3, 0.7]])
+    torch.testing.assert_close(mapped.contexts(w)[0], mapped.contexts(w)[1])
+    torch.testing.assert_close(mapped.conditions(), mapped.contexts(mapped._grid))
+    table = _agent(dst_data)
+    table.learn(20, progress_bar=False)
+    old = {k: v for k, v in table.state_dict().items() if k != "contexts"}
+    old["z_star"] = table.conditions().detach().clone() + 1.0  # the format before context_model existed
+    fresh = _agent(dst_data)
+    fresh.load_state_dict(old)
+    torch.testing.assert_close(fresh.conditions(), old["z_star"])
+    with pytest.raises(ValueError, match="context_model: Input should be 'table' or 'map'"):
+        _agent(dst_data, context_model="mlp")

@@ -25,7 +25,7 @@ from torch import nn
 
 from morl import storage, tasks
 from morl.agents.offline import OfflinePolicyAgent
-from morl.agents.oppo_nets import SegmentEncoder, norm_loss, preference_loss
+from morl.agents.oppo_nets import ContextMap, ContextTable, SegmentEncoder, norm_loss, preference_loss
 from morl.data.segments import Segments
 
 
@@ -47,7 +47,10 @@ class OPPOConfig:
         learning_rate, weight_decay: AdamW for encoder and policy (official: 1e-4, 1e-4).
         warmup_steps: linear learning-rate warm-up of encoder and policy (official: 10,000).
         z_learning_rate, z_weight_decay: AdamW for the optimal contexts (official: 1e-3, 1e-4).
-        z_init_std: the optimal contexts start at N(0, z_init_std^2) (official: 2).
+        z_init_std: the optimal contexts start at N(0, z_init_std^2) (official: 2; the table only).
+        context_model: ``table``, one free z*_w per grid preference (official), or ``map``, z*_w = f(w)
+            by one small MLP over w shared by every preference (ours), which ties neighbouring contexts
+            together (:class:`morl.agents.oppo_nets.ContextMap`).
         pref_loss_coef: alpha_PM (official: 0.1).
         norm_loss_coef: beta_norm (official: 0.1).
         z_norm_loss: apply the norm regulariser to z* too, in step (2) (ours; the official code leaves
@@ -74,6 +77,7 @@ class OPPOConfig:
     z_learning_rate: float = 1e-3
     z_weight_decay: float = 1e-4
     z_init_std: float = 2.0
+    context_model: Literal["table", "map"] = "table"
     pref_loss_coef: float = 0.1
     norm_loss_coef: float = 0.1
     z_norm_loss: bool = True
@@ -117,10 +121,14 @@ class OPPO(OfflinePolicyAgent):
             self.encoder = SegmentEncoder(self.obs_dim, self.action_dim, cfg.encoder_hidden, cfg.z_dim,
                                           self.discrete).to(dev)  # fmt: skip
             self.policy = self._new_policy().to(dev)
-            self.z_star = nn.Parameter((torch.randn(len(self.grid), cfg.z_dim) * cfg.z_init_std).to(dev))  # (P, z)
+            if cfg.context_model == "table":
+                self.contexts: nn.Module = ContextTable(len(self.grid), cfg.z_dim, cfg.z_init_std).to(dev)
+            else:
+                self.contexts = ContextMap(self.num_objectives, cfg.z_dim).to(dev)
         adamw = functools.partial(torch.optim.AdamW, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.optim = adamw([*self.encoder.parameters(), *self.policy.parameters()])
-        self.z_optim = torch.optim.AdamW([self.z_star], lr=cfg.z_learning_rate, weight_decay=cfg.z_weight_decay)
+        self.z_optim = torch.optim.AdamW(self.contexts.parameters(), lr=cfg.z_learning_rate,
+                                         weight_decay=cfg.z_weight_decay)  # fmt: skip
         self.labels = self._fixed_labels() if cfg.labelled_pairs else None
 
     @property
@@ -168,7 +176,7 @@ class OPPO(OfflinePolicyAgent):
         better = (label > 0).unsqueeze(1)
         valid = (label != 0).float()
         pos, neg = torch.where(better, z1, z2), torch.where(better, z2, z1)
-        pm = preference_loss(self.z_star[pref].detach(), pos, neg, cfg.margin, valid)
+        pm = preference_loss(self.conditions()[pref].detach(), pos, neg, cfg.margin, valid)
         reg = 2.0 * norm_loss(z)
         loss = him + cfg.pref_loss_coef * pm + cfg.norm_loss_coef * reg
         for group in self.optim.param_groups:
@@ -182,10 +190,13 @@ class OPPO(OfflinePolicyAgent):
         with torch.no_grad():  # step (2): the updated encoder's embeddings, detached, as in the official code
             z1, z2 = self.encoder(segments).chunk(2)
             pos, neg = torch.where(better, z1, z2), torch.where(better, z2, z1)
-            accuracy = ((self.z_star[pref] - pos).norm(dim=-1) < (self.z_star[pref] - neg).norm(dim=-1)).float()
-        z_loss = preference_loss(self.z_star[pref], pos, neg, cfg.margin, valid)
+        z_star = self.conditions()  # (P, z), with gradients into the contexts
+        with torch.no_grad():
+            anchor = z_star[pref]
+            accuracy = ((anchor - pos).norm(dim=-1) < (anchor - neg).norm(dim=-1)).float()
+        z_loss = preference_loss(z_star[pref], pos, neg, cfg.margin, valid)
         if cfg.z_norm_loss:  # ours: keep z* where the policy was trained (embeddings of norm ~1)
-            z_loss = z_loss + cfg.norm_loss_coef * norm_loss(self.z_star)
+            z_loss = z_loss + cfg.norm_loss_coef * norm_loss(z_star)
         self.z_optim.zero_grad(set_to_none=True)
         z_loss.backward()
         self.z_optim.step()
@@ -200,14 +211,14 @@ class OPPO(OfflinePolicyAgent):
 
     def conditions(self) -> torch.Tensor:
         """The optimal context z*_w of every grid preference, (P, z_dim)."""
-        return self.z_star
+        return self.contexts(self._grid)
 
     # --- persistence --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = {
             **super().state_dict(),
             "encoder": self.encoder.state_dict(),
-            "z_star": self.z_star.detach().clone(),
+            "contexts": self.contexts.state_dict(),
             "optim": storage.optimizer_state(self.optim),
             "z_optim": storage.optimizer_state(self.z_optim),
         }
@@ -216,7 +227,8 @@ class OPPO(OfflinePolicyAgent):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.encoder.load_state_dict(state["encoder"])
-        with torch.no_grad():
-            self.z_star.copy_(state["z_star"])
+        if "contexts" not in state:  # checkpoints of the table from before the context model was a choice
+            state = {**state, "contexts": {"z": state["z_star"]}}
+        self.contexts.load_state_dict(state["contexts"])
         storage.load_optimizer_state(self.optim, state["optim"])
         storage.load_optimizer_state(self.z_optim, state["z_optim"])

@@ -67,6 +67,32 @@ class ContextPolicy(nn.Module):
         return F.mse_loss(out[mask], batch.actions[mask])
 
 
+class ContextTable(nn.Module):
+    """The official optimal contexts: one free vector z*_w per grid preference, nothing tying neighbours together."""
+
+    def __init__(self, num_preferences: int, z_dim: int, init_std: float) -> None:
+        super().__init__()
+        self.z = nn.Parameter(torch.randn(num_preferences, z_dim) * init_std)  # (P, z)
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        return self.z
+
+
+class ContextMap(nn.Module):
+    """Ours: z*_w = f(w), one MLP over the preference, so that neighbouring preferences get neighbouring contexts.
+
+    The table learns each z*_w from its own triplets only; on mountain car its returns then wander between
+    neighbouring preferences while BC(P), a smooth function of w, moves with w (docs/algorithms/oppo.md).
+    """
+
+    def __init__(self, num_objectives: int, z_dim: int, hidden: tuple[int, ...] = (64, 64)) -> None:
+        super().__init__()
+        self.net = _mlp(num_objectives, hidden, z_dim)
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        return self.net(grid)
+
+
 def preference_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float,
                     valid: torch.Tensor) -> torch.Tensor:  # fmt: skip
     """OPPO's triplet loss: the optimal context nearer the preferred segment's embedding than the other's.
