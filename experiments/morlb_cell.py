@@ -40,6 +40,9 @@ Algorithms and budgets (``--total-timesteps`` N is the training env steps the li
   own example at 5M steps. ``train`` then gets exactly ``(warmup + generations * evolutionary) * B``
   steps. N < 2 * B is an error: set a smaller ``steps_per_iteration`` (smoke tests). The origin of
   the performance buffer defaults to ``[0, -5]`` (``examples/pgmorl_halfcheetah.py``; 2 objectives).
+  The warm-up population is the first ``pop_size`` weights of ``generate_weights(delta_weight, m)``
+  (sorted, so that with 3 objectives, 21 weights at the default 0.2, the first 6 all have w_0 = 0):
+  the cell refuses a ``delta_weight`` whose grid is not exactly ``pop_size`` weights.
 * ``capql`` (continuous actions; MuJoCo). ``CAPQL.train(N)`` takes exactly N steps (one env).
 * ``envelope`` (discrete actions: deep-sea-treasure, minecart, fruit-tree). ``Envelope.train(N)`` takes
   exactly N steps. Note the constructor's defaults keep epsilon at 0.01 from the start; the library's
@@ -289,6 +292,14 @@ def run_pgmorl(args: argparse.Namespace, ctor: dict[str, Any], train: dict[str, 
         ctor["origin"] = list(EXAMPLE_ORIGIN_2D)
     if len(ctor["origin"]) != m:
         raise SystemExit(f"origin needs {m} values for {args.env}")
+    from morl_baselines.multi_policy.pgmorl.pgmorl import generate_weights
+
+    warmup = len(generate_weights(ctor["delta_weight"], m))
+    if warmup != ctor["pop_size"]:  # the library keeps the first pop_size weights of its sorted grid
+        raise SystemExit(f"pgmorl: delta_weight {ctor['delta_weight']} gives {warmup} warm-up weights for {m} "
+                         f"objectives but pop_size is {ctor['pop_size']}; the library would train only the first "
+                         f"{min(warmup, ctor['pop_size'])}, a corner of the simplex: make them equal (3 objectives: "
+                         f"delta_weight 0.5 gives 6)")  # fmt: skip
     schedule = fit_schedule(
         args.total_timesteps,
         ctor["steps_per_iteration"],
