@@ -68,6 +68,25 @@ def flat_dim(space: gym.Space) -> int:
     return int(gs.utils.flatdim(space))
 
 
+def one_hot_integers(space: gym.Space) -> gs.MultiDiscrete:
+    """A bounded integer ``Box`` as the ``MultiDiscrete`` of its values, so :func:`flatten` one-hot encodes
+    each entry; the raw observations stay valid (``start`` is the box's lower bound).
+
+    Raises:
+        ValueError: ``space`` is not a ``Box`` of integers with finite bounds, or its one-hot width
+            exceeds ``MAX_FLAT_INPUTS``.
+    """
+    if not (isinstance(space, gs.Box) and np.issubdtype(space.dtype, np.integer)
+            and space.is_bounded("both")):  # fmt: skip
+        raise ValueError(f"one-hot observations need a Box of integers with finite bounds, got {_short(space)}")
+    low, high = space.low.astype(np.int64), space.high.astype(np.int64)
+    width = int((high - low + 1).sum())
+    if width > MAX_FLAT_INPUTS:
+        raise ValueError(f"one-hot encoding {_short(space)} would give {width:,} network inputs "
+                         f"(at most {MAX_FLAT_INPUTS:,})")  # fmt: skip
+    return gs.MultiDiscrete(high - low + 1, start=low)
+
+
 def _listing(kinds: Sequence[str]) -> str:
     return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
 

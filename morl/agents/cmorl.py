@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 import gymnasium as gym
 import numpy as np
 
-from morl import distributed, policies, preferences, storage, tasks
+from morl import distributed, policies, preferences, spaces, storage, tasks
 from morl.agents import cmorl_gaps
 from morl.agents.base import Agent, Callback
 from morl.agents.cmorl_jobs import JobResult, JobSpec, run_batch
@@ -350,7 +350,10 @@ class CMORL(Agent):
     # --- acting ---------------------------------------------------------------------------
     def _network(self, entry_id: int) -> ActorCritic:
         if entry_id not in self._networks:
-            net = ActorCritic(self.observation_space, self.action_space, self.num_objectives, self.config.net_arch,
+            obs_space = self.observation_space
+            if self.config.one_hot_int_obs:
+                obs_space = spaces.one_hot_integers(obs_space)
+            net = ActorCritic(obs_space, self.action_space, self.num_objectives, self.config.net_arch,
                               self.config.image_size)  # fmt: skip
             storage.load_weights_into(net, self.entry(entry_id).policy, f"archive entry {entry_id}")
             self._networks[entry_id] = net.to(self.device).eval()

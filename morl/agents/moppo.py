@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from morl import spaces
 from morl.buffers import Rollout, vector_gae
 from morl.policies import PopulationActorCritic
 from morl.rollout import RolloutCollector, by_member
@@ -46,6 +47,9 @@ class MOPPOConfig:
         normalize_returns: per-objective reward scaling by the std of discounted returns.
         image_size: image observations are resized to at most this many pixels a side before
             the NatureCNN encoder (84, as SB3's Atari preprocessing), so large frames stay cheap.
+        one_hot_int_obs: one-hot encode each entry of a bounded integer ``Box`` observation (grid cells,
+            tree nodes; :func:`morl.spaces.one_hot_integers`). A tanh MLP over raw indices draws only
+            smooth boundaries: on fruit-tree it could reach just the leaves whose paths turn at most twice.
     """
 
     n_envs: int = 8
@@ -64,6 +68,7 @@ class MOPPOConfig:
     normalize_obs: bool = True
     normalize_returns: bool = True
     image_size: int = 84
+    one_hot_int_obs: bool = False
 
 
 @dataclass
@@ -133,7 +138,8 @@ class MOPPO:
         self.members = members
         self.num_objectives = num_objectives
         self.act_space = act_space
-        self.policy = PopulationActorCritic(obs_space, act_space, num_objectives, config.net_arch, members,
+        policy_space = spaces.one_hot_integers(obs_space) if config.one_hot_int_obs else obs_space
+        self.policy = PopulationActorCritic(policy_space, act_space, num_objectives, config.net_arch, members,
                                             config.image_size).to(device)  # fmt: skip
         # fused Adam: one kernel for all parameters, the same elementwise arithmetic per member
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate, eps=1e-5,
