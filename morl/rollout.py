@@ -114,7 +114,10 @@ class RolloutCollector:
             values = torch.stack(value_buf)  # (T, P, N, m)
         else:  # one batched pass over the vectors
             values = policy.critic(by_member(obs)).reshape(pop, steps, n, m).transpose(0, 1)
-        rewards = rewards.reshape(steps, pop, n, m) / scale[:, None]
+        # clipped to +-10 as the official obj_rms (baselines' VecNormalize): an objective that has paid nothing yet
+        # has a return std near 0, and its first reward would otherwise reach the critic 10^4 times too large
+        clip = policy.return_norm.clip
+        rewards = np.clip(rewards.reshape(steps, pop, n, m) / scale[:, None], -clip, clip)
         rollout = Rollout(
             obs=obs,
             actions=torch.stack(act_buf),
