@@ -298,6 +298,11 @@ def test_one_hot_integers_refuses_what_it_cannot_encode(space, message):
         spaces.one_hot_integers(space)
 
 
+def test_one_hot_observations_on_a_float_box_are_refused_before_training():
+    with pytest.raises(ValueError, match=r"one_hot_int_obs on 'mo-mountaincarcontinuous-v0': .*Box of integers"):
+        CMORL("mo-mountaincarcontinuous-v0", one_hot_int_obs=True)
+
+
 def test_one_hot_observations_reach_fruit_tree_leaves_a_raw_index_mlp_cannot():
     """Fruit-tree leaf ``k`` is reached by the actions of ``k``'s six bits. On raw (row, column) inputs the tanh
     MLP only ever reached leaves whose paths turn at most twice (31 of 64 at 1M steps, 4 runs; 9 leaves in this

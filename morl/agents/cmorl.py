@@ -101,6 +101,11 @@ class CMORL(Agent):
                 "C-MORL trains policies in worker processes: pass an env id or a callable, not an instance"
             )
         cfg: CMORLConfig = self.config
+        if cfg.one_hot_int_obs:
+            try:  # refused here, in one line, rather than in every worker's first job
+                spaces.one_hot_integers(self.observation_space)
+            except ValueError as err:
+                raise ValueError(f"one_hot_int_obs on {self.task.name!r}: {err}") from None
         self.archive = ParetoArchive(self.num_objectives, max_size=cfg.policy_buffer)
         if cfg.init_grid_step is not None:
             self.initial_preferences = preferences.simplex_grid(self.num_objectives, cfg.init_grid_step)
