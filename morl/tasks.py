@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import gymnasium as gym
@@ -189,7 +188,7 @@ def offline_task(dataset: Any, env_task: Task | None = None, ref_point: np.ndarr
         source = "derived: nadir of the dataset's episode returns minus 1"
     return Task(
         kind="offline",
-        spec=dataset.name,
+        spec=dataset.path or dataset.name,  # loaded from disk: where, so that resume and load find it again
         name=dataset.name,
         num_objectives=m,
         observation_space=dataset.observation_space,
@@ -261,8 +260,8 @@ def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any
     elif isinstance(env, Dataset):
         env_task = None if env.env_id is None else envs.task(env.env_id, **(env.env_kwargs or {}))
         task = offline_task(env, env_task)
-    elif data.is_dataset(env):  # a dataset directory, by its absolute path: resume and load find it from anywhere
-        task = dataclasses.replace(make(data.load(env)), spec=str(Path(env).resolve()))
+    elif data.is_dataset(env):  # a dataset directory: recorded by its absolute path (Dataset.path), found from anywhere
+        task = make(data.load(env))
     elif isinstance(env, str) and multiagent.is_multiagent_id(env):
         return multiagent.task(env, ref_point=ref_point, **env_kwargs)
     elif _is_custom(env):

@@ -175,3 +175,20 @@ def test_a_dataset_directory_is_recorded_by_its_absolute_path(saved, monkeypatch
     monkeypatch.chdir(saved.parent.parent)  # given relative to here, found again from anywhere
     task = tasks.make(os.path.join(saved.parent.name, saved.name))
     assert task.spec == str(saved.resolve()) and Path(task.spec).is_absolute()
+
+
+def test_a_run_trained_on_a_loaded_dataset_finds_it_again_by_its_path(saved, tmp_path, monkeypatch):
+    import morl
+    from morl import agents, runs
+
+    loaded = data.load(saved)
+    assert loaded.path == str(saved.resolve())
+    monkeypatch.chdir(tmp_path)  # nothing below may depend on the working directory
+    out = tmp_path / "bc-run"
+    morl.train("bc", loaded, total_timesteps=20, out=out, hparams={"eval_interval": 20, "eval_episodes": 1},
+               progress_bar=False, tensorboard=False, device="cpu")  # fmt: skip
+    assert runs.read_config(out)["env"] == str(saved.resolve())
+    agent = agents.get("bc").load(out, device="cpu")  # no dataset given: found by the recorded path
+    assert agent.task.kind == "offline" and agent.task.source.num_episodes == loaded.num_episodes
+    resumed = morl.train(None, resume=out, total_timesteps=40, progress_bar=False, tensorboard=False)
+    assert resumed.agent.gradient_steps == 40

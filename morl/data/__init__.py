@@ -7,7 +7,7 @@ archive, a scripted family); :func:`save` / :func:`load` are its Minari (HDF5) r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -32,6 +32,8 @@ class Dataset:
             None when the behaviour had none. Only preference-aware baselines (BC(P), MORvS(P)) read it.
         final_observations: (episodes, ...) the observation each episode ended in, or None; Minari
             stores it (T + 1 observations per episode), and without it the last one is repeated.
+        path: the absolute directory :func:`load` read it from, or None for data built in memory. A run
+            trained on a loaded dataset records this path, so that ``morl eval`` and resume find it again.
     """
 
     name: str
@@ -46,6 +48,7 @@ class Dataset:
     env_kwargs: dict | None = None
     preferences: np.ndarray | None = None
     final_observations: np.ndarray | None = None
+    path: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         self.rewards = np.asarray(self.rewards, dtype=np.float64)

@@ -136,6 +136,7 @@ def load(path: str | os.PathLike) -> Any:
         env_kwargs=own.get("env_kwargs") or {},
         preferences=None if "preference" not in columns[0] else np.concatenate([c["preference"] for c in columns]),
         final_observations=np.stack([c["observations"][-1] for c in columns]),
+        path=str(root.resolve()),
     )
 
 
