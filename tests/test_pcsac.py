@@ -186,6 +186,21 @@ def test_empowerment_off_is_cip_without_the_inverse_model():
     assert on.gradient_steps > 100 and on.diagnostics[-2:] == ("inverse_loss", "empowerment")
 
 
+def test_the_empowerment_bonus_is_in_reward_units_and_acts_at_zero_temperature():
+    """Scaled by alpha, the bonus pinned the entropy below its target at every alpha and alpha diverged (hopper,
+    docs/algorithms/cip.md); in reward units it moves the actor even where alpha is 0."""
+    pytest.importorskip("lingam")
+    base = {"eval_interval": 800, "cip": True, "cip_interval": 400, "cip_samples": 300, "ent_coef": 0.0,
+            "empowerment_coef": 1.0}  # fmt: skip
+    with np.errstate(divide="ignore"):  # log(alpha = 0)
+        never = _agent(**base, empowerment_starts=10**9)
+        on = _agent(**base, empowerment_starts=0)
+    assert float(on.alpha) == 0.0
+    never.learn(800, progress_bar=False)
+    on.learn(800, progress_bar=False)
+    assert any(not torch.equal(v, on.actor.state_dict()[k]) for k, v in never.actor.state_dict().items())
+
+
 def test_empowerment_needs_cip():
     with pytest.raises(ValueError, match=r"empowerment_coef=0\.5 needs the CIP module: set cip=true"):
         _agent(empowerment_coef=0.5)

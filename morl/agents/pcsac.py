@@ -72,7 +72,7 @@ class PCSACConfig:
             dimensions and across the action dimensions (seeded), so weights and swap set keep their
             values but lose their causal meaning.
         empowerment_coef: lambda_E, CIP's causality-aware empowerment (needs ``cip``): the actor
-            gets ``lambda_E * alpha * (weighted log q(a | s, s', w) - weighted log pi(a | s, w))``,
+            gets ``lambda_E * (weighted log q(a | s, s', w) - weighted log pi(a | s, w))`` in reward units,
             q an inverse-dynamics model trained by maximum likelihood on every batch. 0 (default)
             builds no model: the paper's value is unknown (research/cip.md §0, §4 (d)).
         empowerment_starts: gradient steps before the bonus enters the actor loss (the model trains
@@ -307,7 +307,9 @@ class PCSAC(Agent):
             log_q = self._entropy_log_prob(self.inverse.log_prob(batch.obs, batch.next_obs, w, action, pre_tanh), w)
             self.inverse.requires_grad_(True)
             empowerment = log_q - log_pi  # (B,) the bound on I(a; s' | s) per sample
-            actor_loss = (alpha * log_pi - q_pi - cfg.empowerment_coef * alpha * empowerment).mean()
+            # in reward units, not scaled by alpha: scaled, its pull towards a sharp q outgrows the entropy term at
+            # every alpha, so alpha diverges (docs/algorithms/cip.md, "Empowerment in reward units")
+            actor_loss = (alpha * log_pi - q_pi - cfg.empowerment_coef * empowerment).mean()
             self._stats.setdefault("empowerment", []).append(empowerment.detach().mean())
         else:
             actor_loss = (alpha * log_pi - q_pi).mean()
