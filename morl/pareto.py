@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 
 from morl import metrics, preferences, storage, utility
@@ -24,6 +25,14 @@ ARCHIVE_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: every entry carries its own weights (no shared networks)
 INDEX_FILE = "index.json"
 _NETWORK_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,120}$")
+
+
+def _same_weights(registered: Any, network: Any) -> bool:
+    """Whether ``network`` holds the tensors already registered (evaluating a snapshot again registers it again)."""
+    if registered is network:
+        return True
+    old, new = storage.state_dict_of(registered), storage.state_dict_of(network)
+    return old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old)
 
 
 def crowding_distance(points: np.ndarray | list) -> np.ndarray:
@@ -152,7 +161,7 @@ class ParetoArchive:
         """
         if not _NETWORK_NAME.match(str(name)):
             raise ValueError(f"network name {name!r} must be 1-120 letters, digits or '_.@-'")
-        if name in self._networks and self._networks[name] is not network:
+        if name in self._networks and not _same_weights(self._networks[name], network):
             raise ValueError(f"shared network {name!r} is already registered with other weights; use a new name")
         self._networks[name] = network
 

@@ -215,6 +215,7 @@ def test_shared_network_entries_are_checked():
         archive.add([1.0, 0.0], policy={"w": torch.zeros(1)}, network="x", preference=[1.0, 0.0])
     with pytest.raises(ValueError, match="already registered"):
         archive.add_network("x", {"w": torch.ones(1)})
+    archive.add_network("x", {"w": torch.zeros(1)})  # the same snapshot again (an agent evaluated twice at one step)
     with pytest.raises(ValueError, match="network name"):
         archive.add_network("../evil", {})
 
