@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
-import variant_curves  # noqa: E402
+import variant_curves
 
 
 def _cell(root: Path, name: str, steps: list[int], hv: list[float]) -> None:
     path = root / name
     path.mkdir()
     (path / "config.json").write_text(json.dumps({"algo": "pcsac", "env": "toy-v0", "seed": 0}))
-    rows = "\n".join(f"{s},{h}" for s, h in zip(steps, hv))
+    rows = "\n".join(f"{s},{h}" for s, h in zip(steps, hv, strict=True))
     (path / "metrics.csv").write_text(f"env_steps,hypervolume\n{rows}\n")
 
 
