@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import gymnasium as gym
@@ -245,6 +246,15 @@ def _is_custom(env: Any) -> bool:
     return callable(env) and not isinstance(env, gym.Env)
 
 
+def _missing_dataset(env: Any) -> bool:
+    """A path-like string (``dir/name``) that names no dataset directory and no registered env id."""
+    from morl import envs, multiagent
+
+    if not isinstance(env, str) or "/" not in env or multiagent.is_multiagent_id(env):
+        return False
+    return env not in envs.registered_ids() and env not in gym.registry
+
+
 def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any) -> Task:
     """The task for ``env``: a task (as is), a multi-agent id, a dataset, or anything :mod:`morl.envs` takes.
 
@@ -262,6 +272,9 @@ def make(env: Any, ref_point: np.ndarray | list | None = None, **env_kwargs: Any
         task = offline_task(env, env_task)
     elif data.is_dataset(env):  # a dataset directory: recorded by its absolute path (Dataset.path), found from anywhere
         task = make(data.load(env))
+    elif _missing_dataset(env):  # a run records its dataset by path: say which directory is missing
+        raise ValueError(f"{env!r} is neither a dataset directory (no dataset at {Path(env).resolve()}) nor a "
+                         "registered env id; relative paths resolve against the working directory")  # fmt: skip
     elif isinstance(env, str) and multiagent.is_multiagent_id(env):
         return multiagent.task(env, ref_point=ref_point, **env_kwargs)
     elif _is_custom(env):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from morl import cli, data, metrics, preferences, storage
+from morl import cli, data, metrics, preferences, storage, tasks
 from morl.data import behaviour
 
 DST = "deep-sea-treasure-v0"
@@ -192,3 +192,12 @@ def test_a_run_trained_on_a_loaded_dataset_finds_it_again_by_its_path(saved, tmp
     assert agent.task.kind == "offline" and agent.task.source.num_episodes == loaded.num_episodes
     resumed = morl.train(None, resume=out, total_timesteps=40, progress_bar=False, tensorboard=False)
     assert resumed.agent.gradient_steps == 40
+
+
+def test_a_dataset_path_that_resolves_nowhere_is_named_in_the_error(tmp_path, monkeypatch):
+    """Runs recorded before datasets kept their absolute path name a relative one; from elsewhere it is missing."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"'datasets/gone-v0' is neither a dataset directory \(no dataset at .*"
+                                         r"datasets/gone-v0\) nor a registered env id"):  # fmt: skip
+        tasks.make("datasets/gone-v0")
+    assert tasks.make("morl/treasure-corridor-v0").num_objectives == 2  # a namespaced id is still an env

@@ -186,19 +186,33 @@ def test_empowerment_off_is_cip_without_the_inverse_model():
     assert on.gradient_steps > 100 and on.diagnostics[-2:] == ("inverse_loss", "empowerment")
 
 
-def test_the_empowerment_bonus_is_in_reward_units_and_acts_at_zero_temperature():
-    """Scaled by alpha, the bonus pinned the entropy below its target at every alpha and alpha diverged (hopper,
-    docs/algorithms/cip.md); in reward units it moves the actor even where alpha is 0."""
+def test_the_empowerment_bonus_is_a_bounded_reward_on_every_objective():
+    """Paid to the actor with s' from the replay action, the bound cloned replay actions and alpha diverged
+    (hopper, docs/algorithms/cip.md); as a reward it is lambda_E * weighted log q(u | s, s'), the same on every
+    objective, bounded above by q's floor on the standard deviation."""
     pytest.importorskip("lingam")
-    base = {"eval_interval": 800, "cip": True, "cip_interval": 400, "cip_samples": 300, "ent_coef": 0.0,
-            "empowerment_coef": 1.0}  # fmt: skip
-    with np.errstate(divide="ignore"):  # log(alpha = 0)
-        never = _agent(**base, empowerment_starts=10**9)
-        on = _agent(**base, empowerment_starts=0)
-    assert float(on.alpha) == 0.0
-    never.learn(800, progress_bar=False)
+    base = {"eval_interval": 800, "cip": True, "cip_interval": 400, "cip_samples": 300, "empowerment_coef": 0.5}
+    on = _agent(**base, empowerment_starts=0)
     on.learn(800, progress_bar=False)
-    assert any(not torch.equal(v, on.actor.state_dict()[k]) for k, v in never.actor.state_dict().items())
+    batch = on.buffer.sample(256, torch.Generator().manual_seed(0))
+    w = torch.tensor(morl.preferences.uniform(256, 2, 0), dtype=torch.float32)
+    with torch.no_grad():
+        bonus = on._training_rewards(batch, w) - batch.rewards  # (B, m)
+        log_q = on._entropy_log_prob(on.inverse.log_prob(batch.obs, batch.next_obs, w, batch.actions), w)
+    torch.testing.assert_close(bonus[:, 0], bonus[:, 1])
+    torch.testing.assert_close(bonus[:, 0], 0.5 * log_q)
+    assert float(bonus.max()) <= 0.5 * (5.0 - 0.5 * np.log(2 * np.pi)) + 1e-5  # one action dimension, std >= e^-5
+    assert float(bonus.std()) > 0  # it tells transitions apart
+    centered = _agent(**base, empowerment_starts=0, empowerment_centered=True)
+    centered.load_state_dict(on.state_dict())
+    with torch.no_grad():
+        shifted = centered._training_rewards(batch, w) - batch.rewards
+    assert abs(float(shifted.mean())) < 1e-4 and abs(float(bonus.mean())) > 1e-2  # the control has mean 0
+    torch.testing.assert_close(shifted, bonus - bonus.mean(), rtol=0, atol=1e-5)
+    later = _agent(**base, empowerment_starts=10**9)
+    later.learn(800, progress_bar=False)
+    with torch.no_grad():
+        torch.testing.assert_close(later._training_rewards(batch, w), batch.rewards, rtol=0, atol=0)
 
 
 def test_empowerment_needs_cip():

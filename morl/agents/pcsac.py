@@ -10,8 +10,9 @@ one preference per episode. ``alpha`` is tuned towards the target entropy ``-|A|
 With ``cip=True`` the CIP module (:mod:`morl.cip`, research/cip.md §4) refits DirectLiNGAM every
 ``cip_interval`` env steps, weights each action dimension's log-probability in both entropy terms by
 ``|A| * softmax(w . B_a)``, adds counterfactual transitions to every batch and, with
-``empowerment_coef > 0``, pays the actor CIP's empowerment bonus through an inverse-dynamics model
-(:mod:`morl.empowerment`). With ``cip=False`` none of it runs: the numbers are plain PC-SAC's.
+``empowerment_coef > 0``, adds CIP's empowerment bonus from an inverse-dynamics model
+(:mod:`morl.empowerment`) to every transition's reward in the critic's target. With ``cip=False``
+none of it runs: the numbers are plain PC-SAC's.
 
 Envs restart (a reset with a seed derived from the step count) at every evaluation, which is
 also where checkpoints are taken, so a resumed run repeats the uninterrupted one.
@@ -30,7 +31,7 @@ from torch.nn import functional as F
 
 from morl import cip, distributed, envs, preferences, spaces, storage, tasks
 from morl.agents.base import Agent, Callback
-from morl.agents.pcsac_nets import LOG_STD_MAX, LOG_STD_MIN, Actor, TwinCritic
+from morl.agents.pcsac_nets import Actor, TwinCritic
 from morl.buffers import ReplayBuffer, Transitions
 from morl.empowerment import InverseDynamics
 from morl.evaluation import evaluate_groups
@@ -71,12 +72,16 @@ class PCSACConfig:
         cip_shuffle_weights: a control: every fit's effects are permuted at random across the state
             dimensions and across the action dimensions (seeded), so weights and swap set keep their
             values but lose their causal meaning.
-        empowerment_coef: lambda_E, CIP's causality-aware empowerment (needs ``cip``): the actor
-            gets ``lambda_E * (weighted log q(a | s, s', w) - weighted log pi(a | s, w))`` in reward units,
-            q an inverse-dynamics model trained by maximum likelihood on every batch. 0 (default)
-            builds no model: the paper's value is unknown (research/cip.md §0, §4 (d)).
-        empowerment_starts: gradient steps before the bonus enters the actor loss (the model trains
-            from the first; CIP release: 2,000).
+        empowerment_coef: lambda_E, CIP's causality-aware empowerment (needs ``cip``): every replay
+            transition's reward gains ``lambda_E * weighted log q(u | s, s', w)`` on each objective, q an
+            inverse-dynamics model over the pre-tanh action, trained by maximum likelihood on every
+            batch (:mod:`morl.empowerment`). 0 (default) builds no model: the paper's value is unknown
+            (research/cip.md §0, §4 (d)).
+        empowerment_starts: gradient steps before the bonus enters the critic's target (the model
+            trains from the first; CIP release: 2,000).
+        empowerment_centered: subtract the batch's mean bonus (a control, ours): where episodes end on
+            failure, a bonus of positive mean also pays for surviving; centred, it pays only for
+            transitions whose actions are easier than average to tell from their outcome.
         executor: where CIP fits run beside training: "local" (a worker process), "serial"
             (inline, deterministic), "ray".
     """
@@ -107,6 +112,7 @@ class PCSACConfig:
     cip_shuffle_weights: bool = False
     empowerment_coef: float = 0.0
     empowerment_starts: int = 2_000
+    empowerment_centered: bool = False
     executor: Literal["local", "serial", "ray"] = "local"
 
 
@@ -160,10 +166,9 @@ class PCSAC(Agent):
             torch.manual_seed(seed)
             self.actor = Actor(self.obs_dim, m, self.action_dim, cfg.net_arch).to(dev)
             self.critic = TwinCritic(self.obs_dim, m, self.action_dim, cfg.net_arch).to(dev)
-            self.inverse: InverseDynamics | None = None  # CIP's q(a | s, s', w), only with empowerment on
+            self.inverse: InverseDynamics | None = None  # CIP's q(u | s, s', w), only with empowerment on
             if cfg.empowerment_coef > 0:
-                self.inverse = InverseDynamics(self.obs_dim, m, self.action_dim, cfg.net_arch,
-                                               (LOG_STD_MIN, LOG_STD_MAX)).to(dev)  # fmt: skip
+                self.inverse = InverseDynamics(self.obs_dim, m, self.action_dim, cfg.net_arch).to(dev)
         self.critic_target = TwinCritic(self.obs_dim, m, self.action_dim, cfg.net_arch).to(dev)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
@@ -225,6 +230,21 @@ class PCSAC(Agent):
             return log_prob.sum(dim=-1)
         return (cip.action_weights(w, self._action_effects) * log_prob).sum(dim=-1)
 
+    def _training_rewards(self, batch: Transitions, w: torch.Tensor) -> torch.Tensor:
+        """The batch's reward vectors (B, m), plus CIP's empowerment bonus on every objective once it is on.
+
+        ``w . 1 = 1``, so the utility gains ``lambda_E * bonus``. Paid to the actor instead, with ``s'``
+        from the replay action, the bound cloned replay actions (docs/algorithms/cip.md).
+        """
+        cfg: PCSACConfig = self.config
+        if self.inverse is None or self.gradient_steps < cfg.empowerment_starts:
+            return batch.rewards
+        bonus = self._entropy_log_prob(self.inverse.log_prob(batch.obs, batch.next_obs, w, batch.actions), w)
+        self._stats.setdefault("empowerment", []).append(bonus.mean())
+        if cfg.empowerment_centered:
+            bonus = bonus - bonus.mean()
+        return batch.rewards + cfg.empowerment_coef * bonus.unsqueeze(-1)
+
     # --- envs ----------------------------------------------------------------------------------
     def _restart_envs(self) -> None:
         """Reset every sub-env with seeds derived from (seed, env steps) and draw new preferences."""
@@ -283,7 +303,8 @@ class PCSAC(Agent):
             pick = (q_next * w).sum(-1).argmin(dim=0)  # (B,) the twin with the smaller w . Q
             q_min = q_next.gather(0, pick.view(1, -1, 1).expand(1, *q_next.shape[1:])).squeeze(0)  # (B, m)
             soft = q_min - alpha * self._entropy_log_prob(next_log_prob, w).unsqueeze(-1)
-            target = batch.rewards + self.gamma * (1.0 - batch.terminated).unsqueeze(-1) * soft  # (B, m)
+            rewards = self._training_rewards(batch, w)
+            target = rewards + self.gamma * (1.0 - batch.terminated).unsqueeze(-1) * soft  # (B, m)
         q = self.critic(batch.obs, batch.actions, w)  # (2, B, m)
         critic_loss = F.mse_loss(q, target.unsqueeze(0).expand_as(q), reduction="none").sum(-1).mean(-1).sum()
         self.critic_optim.zero_grad(set_to_none=True)
@@ -297,22 +318,12 @@ class PCSAC(Agent):
             self.inverse_optim.step()
             self._stats.setdefault("inverse_loss", []).append(inverse_loss.detach())
 
-        action, log_prob, pre_tanh = self.actor.sample_pre_tanh(batch.obs, w, self.generator)
+        action, log_prob = self.actor.sample(batch.obs, w, self.generator)
         log_pi = self._entropy_log_prob(log_prob, w)  # (B,)
         self.critic.requires_grad_(False)
         q_pi = (self.critic(batch.obs, action, w) * w).sum(-1).min(dim=0).values  # (B,)
         self.critic.requires_grad_(True)
-        if self.inverse is not None and self.gradient_steps >= cfg.empowerment_starts:
-            self.inverse.requires_grad_(False)
-            log_q = self._entropy_log_prob(self.inverse.log_prob(batch.obs, batch.next_obs, w, action, pre_tanh), w)
-            self.inverse.requires_grad_(True)
-            empowerment = log_q - log_pi  # (B,) the bound on I(a; s' | s) per sample
-            # in reward units, not scaled by alpha: scaled, its pull towards a sharp q outgrows the entropy term at
-            # every alpha, so alpha diverges (docs/algorithms/cip.md, "Empowerment in reward units")
-            actor_loss = (alpha * log_pi - q_pi - cfg.empowerment_coef * empowerment).mean()
-            self._stats.setdefault("empowerment", []).append(empowerment.detach().mean())
-        else:
-            actor_loss = (alpha * log_pi - q_pi).mean()
+        actor_loss = (alpha * log_pi - q_pi).mean()
         self.actor_optim.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_optim.step()

@@ -35,17 +35,12 @@ class Actor(nn.Module):
     def sample(self, obs: torch.Tensor, w: torch.Tensor,
                generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """A reparameterised action (B, A) and its log-probability per action dimension (B, A), tanh included."""
-        return self.sample_pre_tanh(obs, w, generator)[:2]
-
-    def sample_pre_tanh(self, obs: torch.Tensor, w: torch.Tensor, generator: torch.Generator | None,
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-        """:meth:`sample`, plus the action before the tanh (B, A)."""
         mean, log_std = self(obs, w)
         noise = torch.randn(mean.shape, device=mean.device, generator=generator)
         pre_tanh = mean + log_std.exp() * noise
         action = torch.tanh(pre_tanh)
         log_prob = -0.5 * noise.pow(2) - log_std - 0.5 * np.log(2 * np.pi) - torch.log1p(TANH_EPS - action.pow(2))
-        return action, log_prob, pre_tanh
+        return action, log_prob
 
     def act(self, obs: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """The deterministic action ``tanh(mean)``."""
