@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from morl import envs
+from morl import envs, preferences
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective
 
 RECENT = 20  # episodes per member in each printed mean
@@ -58,10 +58,11 @@ class EpisodeLog(gym.Wrapper):
 
 def probe(env_id: str, prefs: np.ndarray, steps: int, config: MOPPOConfig, seed: int) -> list[str]:
     """Train one member per preference for ``steps`` env steps each; returns the printed lines."""
+    m = envs.reward_dim(envs.make_env(env_id))
+    prefs = preferences.validate_many(prefs, m)  # one clear error for a wrong length or a point off the simplex
     pop = len(prefs)
     vec = envs.make(lambda: EpisodeLog(envs.make_env(env_id)), num_envs=pop * config.n_envs, seed=seed)
     log = [sub.get_wrapper_attr("episodes") for sub in vec.envs]  # sub-env k's finished episodes
-    m = envs.reward_dim(envs.make_env(env_id))
     learner = MOPPO(vec.single_observation_space, vec.single_action_space, m, config, torch.device("cpu"), seed=seed,
                     members=pop)  # fmt: skip
     updates = max(1, steps // (config.n_envs * config.n_steps))
@@ -93,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="MOPPOConfig fields")
     args = parser.parse_args(argv)
-    prefs = np.array([[float(x) for x in p.split(",")] for p in args.prefs])
+    try:
+        prefs = np.array([[float(x) for x in p.split(",")] for p in args.prefs])
+    except ValueError as err:
+        parser.error(f"--prefs: every preference is comma-separated numbers of one length ({err})")
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(1)
     start = time.perf_counter()
