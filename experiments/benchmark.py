@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO / "experiments"
 for _path in (REPO, EXPERIMENTS):  # `import morl` / `import morlb_to_run` without installing
@@ -56,6 +58,7 @@ AGENT_FILE = "agent.json"  # morl.agents.base.AGENT_FILE: what a finished run of
 CELL_FILE = "benchmark_cell.json"
 LOG_FILE = "benchmark.log"
 INTERACTIVE_FILE = "report.html"  # `morl report` of the suite's runs, under its runs root
+REROLL_FILE, REROLL_SEED = "reroll.json", 0  # a cell's re-rolled archive (suite option reroll_episodes)
 PENDING_LOGS = ".logs"  # under the suite's runs root: a cell's log until its run directory may hold it
 MORLB_PYTHON_ENV = "MORLB_PYTHON"
 MORLB_VENV = REPO / ".venv-morlb"
@@ -345,9 +348,14 @@ def run_cells(
     return outcomes
 
 
-def collect(cell: Cell, cell_dir: Path, outcome: dict[str, Any] | None, hv_at: list[int] = ()) -> CellResult:
-    """Score a finished cell through ``morl.runs.load_run``, or say why it has no result."""
-    from morl import runs
+def collect(cell: Cell, cell_dir: Path, outcome: dict[str, Any] | None, hv_at: list[int] = (),
+            reroll_episodes: int | None = None) -> CellResult:  # fmt: skip
+    """Score a finished cell through ``morl.runs.load_run``, or say why it has no result.
+
+    With ``reroll_episodes`` the final front is the archive re-rolled (cached in the cell's
+    ``reroll.json``, so a ``--report-only`` page does not roll again); HV@b stays the stored values'.
+    """
+    from morl import metrics, runs
 
     recorded = outcome if outcome is not None else _read_json(cell_dir / CELL_FILE)
     seconds = None if recorded is None else recorded.get("seconds")
@@ -357,7 +365,11 @@ def collect(cell: Cell, cell_dir: Path, outcome: dict[str, Any] | None, hv_at: l
         return CellResult(cell, cell_dir, "missing", "no finished run", seconds=seconds)
     try:
         run = runs.load_run(cell_dir)
-        report = run.report()
+        if reroll_episodes:
+            front = _rerolled_front(cell_dir, reroll_episodes)
+            report = metrics.evaluate_front(front, run.ref_point, run.eval_weights, run.true_front)
+        else:
+            report = run.report()
         last = {key: float(col[-1]) for key, col in run.metrics.items() if len(col)}
         at = {budget: run.value_at("hypervolume", budget) for budget in hv_at}
     except Exception as exc:
@@ -365,6 +377,23 @@ def collect(cell: Cell, cell_dir: Path, outcome: dict[str, Any] | None, hv_at: l
         return CellResult(cell, cell_dir, "error", message, seconds=seconds)
     return CellResult(cell, cell_dir, "ok", report=report, last=last, hv_at=at, budget_unit=run.budget_unit,
                       seconds=seconds)  # fmt: skip
+
+
+def _rerolled_front(cell_dir: Path, episodes: int) -> np.ndarray:
+    """The archive's entries re-rolled for ``episodes`` episodes (seed REROLL_SEED), read from the cache if there."""
+    from morl import reroll, storage
+
+    cache = cell_dir / REROLL_FILE
+    stamp = (cell_dir / "archive" / "index.json").stat().st_mtime_ns
+    saved = _read_json(cache)
+    if saved and saved.get("episodes") == episodes and saved.get("archive_mtime_ns") == stamp:
+        return np.asarray(saved["front"], dtype=np.float64)
+    rolled = reroll.reroll_run(cell_dir, episodes, seed=REROLL_SEED, device="cpu")
+    front = np.asarray([r.result.mean_return for r in rolled], dtype=np.float64)
+    storage.atomic_write_json(cache, {"episodes": episodes, "seed": REROLL_SEED, "archive_mtime_ns": stamp,
+                                      "stored": [np.asarray(r.entry.value).tolist() for r in rolled],
+                                      "front": front.tolist()})  # fmt: skip
+    return front
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -499,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         outcomes.update(run_cells(later, cell_dirs, args.workers, start, args.executor, args.ray_address))
     wall = time.perf_counter() - start
 
-    results = [collect(cell, cell_dirs[cell.name], outcomes.get(cell.name), suite.hv_at) for cell in cells]
+    results = [collect(cell, cell_dirs[cell.name], outcomes.get(cell.name), suite.hv_at, suite.reroll_episodes)
+               for cell in cells]
     data_hv = bench_datasets.data_hypervolumes(datasets)
     plots_dir = docs_dir / name
     if plots_dir.exists():

@@ -4,7 +4,8 @@ The archive keeps only the non-dominated snapshots of a run, so it cannot say wh
 preference failed, or how. This trains one batched population of PPO members (the C-MORL
 learner, :class:`morl.agents.moppo.MOPPO`), member ``p`` for preference ``--prefs[p]``, and
 prints the mean return of each member's last 20 finished training episodes eight times along
-the way. Repeat a preference to see how often it finds what it should (members differ in their
+the way, then each member's deterministic (greedy) return, which is what C-MORL evaluates and
+archives. Repeat a preference to see how often it finds what it should (members differ in their
 initialisation and random streams).
 
     python experiments/stage1_probe.py --env minecart-deterministic-v0 --steps 50000 \\
@@ -28,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from morl import envs, preferences
+from morl import envs, evaluation, preferences
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective
 
 RECENT = 20  # episodes per member in each printed mean
@@ -56,7 +57,8 @@ class EpisodeLog(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def probe(env_id: str, prefs: np.ndarray, steps: int, config: MOPPOConfig, seed: int) -> list[str]:
+def probe(env_id: str, prefs: np.ndarray, steps: int, config: MOPPOConfig, seed: int, eval_episodes: int = 20
+          ) -> list[str]:  # fmt: skip
     """Train one member per preference for ``steps`` env steps each; returns the printed lines."""
     m = envs.reward_dim(envs.make_env(env_id))
     prefs = preferences.validate_many(prefs, m)  # one clear error for a wrong length or a point off the simplex
@@ -83,6 +85,12 @@ def probe(env_id: str, prefs: np.ndarray, steps: int, config: MOPPOConfig, seed:
                      + " | ".join(parts))  # fmt: skip
         print(lines[-1], flush=True)
     vec.close()
+    eval_env = envs.make(env_id, num_envs=pop * min(eval_episodes, 16))
+    greedy = evaluation.evaluate_groups(learner.act, eval_env, pop, eval_episodes, seed=seed)
+    eval_env.close()
+    lines.append("greedy | " + " | ".join(f"w={np.round(w, 2).tolist()} G={np.round(r.mean_return, 2).tolist()}"
+                                        for w, r in zip(prefs, greedy, strict=True)))  # fmt: skip
+    print(lines[-1], flush=True)
     return lines
 
 
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefs", nargs="+", required=True, help="one comma-separated preference per member")
     parser.add_argument("--steps", type=int, default=50_000, help="env steps per member")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-episodes", type=int, default=20, help="episodes of the final greedy evaluation")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="MOPPOConfig fields")
     args = parser.parse_args(argv)
     try:
@@ -101,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(1)
     start = time.perf_counter()
-    probe(args.env, prefs, args.steps, MOPPOConfig(**overrides), args.seed)
+    probe(args.env, prefs, args.steps, MOPPOConfig(**overrides), args.seed, args.eval_episodes)
     print(f"wall {time.perf_counter() - start:.1f} s")
     return 0
 

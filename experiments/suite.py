@@ -121,7 +121,10 @@ class Suite(_Strict):
     """A suite file. ``hparams`` maps an algorithm or variant name to overrides for all its cells;
     ``hv_at`` lists budgets at which the table also reports the hypervolume read from ``metrics.csv``;
     ``reach_baseline`` names the row (an algorithm or variant of the grids or cells) whose mean final
-    hypervolume the table's "steps to baseline HV" column measures every row against."""
+    hypervolume the table's "steps to baseline HV" column measures every row against.
+    ``reroll_episodes``: score every cell by its archive re-rolled with this many episodes per entry
+    (``morl.reroll``) instead of its stored values, which on a stochastic env are the luckiest of many
+    short evaluations; None scores the stored values."""
 
     description: StrictStr = ""
     hparams: dict[Name, HParams | None] = {}
@@ -132,6 +135,7 @@ class Suite(_Strict):
     hv_at: Annotated[list[Budget], BeforeValidator(_one_or_many)] = []
     datasets: dict[DatasetName, DatasetSpec] = {}
     reach_baseline: Name | None = None
+    reroll_episodes: Annotated[StrictInt, Field(gt=0)] | None = None
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> Suite:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from morl import agents, cli_data, envs, metrics, multiagent, runs, spaces, storage, training
+from morl import agents, cli_data, envs, metrics, multiagent, reroll, runs, spaces, storage, training
 from morl import config as config_lib
 
 
@@ -100,22 +100,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             entries = [_eval_entry(e) for e in stored]
             _write_eval(out, {**record, "episodes": 0, "seed": None, "entries": entries, "report": report})
         return 0
-    algo = run.config["algo"]
-    if algo not in agents.REGISTRY or not (run.path / "agent.json").exists():
-        raise ValueError(f"{run.path} holds no loadable '{algo}' agent: it can be scored, not re-rolled")
+    reroll.require_agent(run.path)
     _check_env_importable(run.config.get("env"))
-    agent = agents.get(algo).load(run.path, device=args.device or "auto")
+    ids = [e.id for e in _chosen(run.entries, args.entry, run.path)]
     measured, entries = [], []
-    for entry in _chosen(agent.archive.entries, args.entry, run.path):
-        pref = entry.preference if entry.preference is not None else np.eye(len(entry.value))[0]
-        result = agent.task.evaluate(agent.entry_predictor(entry.id), pref, args.episodes, seed=args.seed)
-        measured.append(result.mean_return)
-        entries.append(_eval_entry(entry, pref, result, args.episodes, args.seed))
+    for rolled in reroll.reroll_run(run.path, args.episodes, args.seed, args.device or "auto", ids):
+        measured.append(rolled.result.mean_return)
+        entries.append(_eval_entry(rolled.entry, rolled.preference, rolled.result, args.episodes, args.seed))
         print(
-            f"entry {entry.id}: stored {np.round(entry.value, 4).tolist()} measured "
-            f"{np.round(result.mean_return, 4).tolist()}"
+            f"entry {rolled.entry.id}: stored {np.round(rolled.entry.value, 4).tolist()} measured "
+            f"{np.round(rolled.result.mean_return, 4).tolist()}"
         )
-    front = np.asarray(measured).reshape(-1, agent.task.num_objectives)  # (entries, m)
+    front = np.asarray(measured).reshape(-1, run.values.shape[1])  # (entries, m)
     report = metrics.evaluate_front(front, run.ref_point, run.eval_weights, run.true_front)
     _print_report(report)
     if out is not None:

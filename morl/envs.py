@@ -24,7 +24,7 @@ from gymnasium.vector.utils import create_empty_array
 from mo_gymnasium.wrappers.vector import MOAsyncVectorEnv, MOSyncVectorEnv
 from mo_gymnasium.wrappers.vector.wrappers import _mo_async_worker
 
-from morl import seeding
+from morl import exact_fronts, seeding
 from morl.points import as_front
 
 if TYPE_CHECKING:
@@ -454,10 +454,14 @@ def defaults_for(spec: EnvSpec, env: gym.Env | None = None) -> EnvDefaults | Non
 def true_front(env: gym.Env, gamma: float = 1.0) -> np.ndarray | None:
     """The env's exact Pareto front of returns (``unwrapped.pareto_front(gamma)``), if it provides a usable one.
 
+    Where that front is known to be wrong, our own exact one replaces it (:mod:`morl.exact_fronts`).
     A ``pareto_front()`` without a ``gamma`` parameter is taken as the undiscounted front (so it
     answers ``gamma == 1`` only). A user env's front that fails or is not an (n, m) array of
     finite numbers is skipped with one warning: a quirk of the env never stops a training.
     """
+    corrected = exact_fronts.corrected_front(env, gamma)
+    if corrected is not None:
+        return corrected
     fn = getattr(env.unwrapped, "pareto_front", None)
     if fn is None:
         return None

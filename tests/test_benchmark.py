@@ -287,3 +287,26 @@ def test_cells_runs_only_the_matching_cells_and_tabulates_the_rest(tmp_path, cap
     runs_root = out / "runs" / "two"
     assert sorted(p.name for p in runs_root.glob("scalarized-*")) == ["scalarized-deep-sea-treasure-v0-1-1000"]
     assert benchmark.main([*argv, "--report-only", "--cells", "*"]) == 2
+
+
+def test_reroll_scores_the_archive_measured_afresh_and_caches_it(tmp_path, monkeypatch):
+    from morl import metrics, reroll
+
+    hparams = (("net_arch", [16]), ("num_preferences", 3), ("eval_episodes", 1))
+    cell = suite_schema.Cell("rg", "scalarized", "resource-gathering-v0", 0, 2000, hparams)
+    cell_dir = tmp_path / "runs" / cell.name
+    assert benchmark.run_cell(cell, str(cell_dir))["status"] == "ok"
+    result = benchmark.collect(cell, cell_dir, None, [], reroll_episodes=40)
+    assert result.status == "ok", result.error
+    cached = benchmark._read_json(cell_dir / benchmark.REROLL_FILE)
+    assert cached["episodes"] == 40 and len(cached["front"]) == len(cached["stored"]) >= 1
+    run = runs.load_run(cell_dir)
+    np.testing.assert_allclose(cached["stored"], run.values)
+    assert result.report["hypervolume"] == pytest.approx(metrics.hypervolume(cached["front"], run.ref_point))
+
+    def no_rolling(*args, **kwargs):
+        raise AssertionError("re-rolled although the cache matches")
+
+    monkeypatch.setattr(reroll, "reroll_run", no_rolling)
+    assert benchmark.collect(cell, cell_dir, None, [], reroll_episodes=40).report == result.report
+    assert benchmark.collect(cell, cell_dir, None, [], reroll_episodes=41).status == "error"  # another length: rolls

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import collections
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
 from morl import envs
 from morl.agents.cmorl import CMORL
+from morl.agents.cmorl_jobs import JobSpec, run_batch
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective, _clipped_value_error, _Minibatch, first_order_return
 from morl.pareto import ParetoArchive
 
@@ -187,3 +189,42 @@ def test_gaps_of_a_three_objective_front_are_between_near_points_widest_first():
     assert (0, 1) in pairs and pairs.index((0, 1)) == len(pairs) - 1  # the closest pair is the narrowest gap
     widths = [np.linalg.norm(values[i] - values[j]) for i, j in pairs]
     assert widths == sorted(widths, reverse=True)
+
+
+class CoinFlips(gym.Env):
+    """One-step episodes whose two rewards are fair coin flips whatever the action: every policy is worth (0.5, 0.5)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+    reward_space = gym.spaces.Box(0.0, 1.0, (2,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        reward = self.np_random.integers(0, 2, size=2).astype(np.float32)
+        return np.zeros(1, np.float32), reward, True, False, {}
+
+
+def _coin_job(confirm_episodes: int) -> list:
+    ppo = MOPPOConfig(n_envs=2, n_steps=4, n_epochs=1, num_minibatches=1)
+    spec = JobSpec(key="init-0", env=CoinFlips, env_kwargs={}, ppo=ppo, seed=3, num_updates=12, eval_interval=1,
+                   eval_episodes=1, learning_rate=3e-4, anneal_lr=False, weights=np.array([0.5, 0.5]),
+                   confirm_episodes=confirm_episodes)  # fmt: skip
+    return run_batch([spec])[0].candidates
+
+
+def test_confirmation_replaces_one_episode_values_by_long_means():
+    short = _coin_job(confirm_episodes=0)
+    assert short and all(set(c.value) <= {0.0, 1.0} for c in short)  # one flip per objective
+    confirmed = _coin_job(confirm_episodes=400)
+    assert confirmed
+    for cand in confirmed:
+        np.testing.assert_allclose(cand.value, [0.5, 0.5], atol=0.1)  # 4 standard errors of a 400-flip mean
+        assert cand.length == 1.0
+
+
+def test_negative_confirmation_is_refused():
+    with pytest.raises(ValueError, match="confirm_episodes"):
+        CMORL(CORRIDOR, **{**SMALL, "confirm_episodes": -1})

@@ -43,6 +43,9 @@ class CMORLConfig(MOPPOConfig):
         init_fraction: share of the env-step budget spent in stage 1.
         eval_interval: stage-1 updates between evaluations (every snapshot goes to the archive).
         eval_episodes: episodes per evaluation.
+        confirm_episodes: episodes that re-measure each job's surviving snapshots before they reach
+            the archive; 0 = off. On a stochastic env the best of many noisy means is biased upwards
+            (a lucky snapshot can prune the archive); a long re-measurement removes that bias.
         num_select: policies selected per extension round.
         update_iter: PPO updates per (policy, objective) extension in one round.
         beta: constraint relaxation, ``c_j = G_j(pi_r) - (1 - beta) |G_j(pi_r) - ref_j|``.
@@ -60,6 +63,7 @@ class CMORLConfig(MOPPOConfig):
     init_fraction: float = 0.4
     eval_interval: int = 10
     eval_episodes: int = 5
+    confirm_episodes: int = 0
     num_select: int = 5
     update_iter: int = 20
     beta: float = 0.9
@@ -101,6 +105,8 @@ class CMORL(Agent):
                 "C-MORL trains policies in worker processes: pass an env id or a callable, not an instance"
             )
         cfg: CMORLConfig = self.config
+        if cfg.confirm_episodes < 0:
+            raise ValueError(f"confirm_episodes must be >= 0 (0 = off), got {cfg.confirm_episodes}")
         if cfg.one_hot_int_obs:
             try:  # refused here, in one line, rather than in every worker's first job
                 spaces.one_hot_integers(self.observation_space)
@@ -162,6 +168,7 @@ class CMORL(Agent):
             seed=self._job_seed(key),
             num_updates=num_updates,
             eval_episodes=cfg.eval_episodes,
+            confirm_episodes=cfg.confirm_episodes,
             barrier_t=cfg.barrier_t,
             checkpoint_dir=None if scratch is None else str(scratch),
             device=str(self.device),

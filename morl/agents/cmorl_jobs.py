@@ -55,6 +55,7 @@ class JobSpec:
     start_length: float | None = None  # stage 2: mean episode length of pi_r's evaluation (the barrier's horizon)
     start_state: dict[str, torch.Tensor] | None = None  # stage 2: weights of pi_r
     barrier_t: float = 20.0
+    confirm_episodes: int = 0  # re-measure the surviving snapshots with this many episodes (0: off)
     checkpoint_dir: str | None = None
     device: str = "cpu"
     checkpoint_interval: int | None = None  # updates between saved progress (None: every evaluation)
@@ -73,8 +74,8 @@ class JobResult:
     diagnostics: dict[str, float] = field(default_factory=dict)
 
 
-BATCH_FIELDS = ("env", "env_kwargs", "ppo", "num_updates", "eval_interval", "eval_episodes", "learning_rate",
-                "anneal_lr", "checkpoint_dir", "device", "checkpoint_interval")  # fmt: skip
+BATCH_FIELDS = ("env", "env_kwargs", "ppo", "num_updates", "eval_interval", "eval_episodes", "confirm_episodes",
+                "learning_rate", "anneal_lr", "checkpoint_dir", "device", "checkpoint_interval")  # fmt: skip
 
 
 def batch_key(specs: list[JobSpec]) -> str:
@@ -201,6 +202,8 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
                     train_env.reset(seed=_stream_seeds(specs, update + 1))
                     learner.collector.restart()
                     _reseed(specs, update + 1)
+        if first.confirm_episodes:
+            candidates = _confirm(specs, learner, candidates)
     finally:
         train_env.close()
         eval_env.close()
@@ -209,6 +212,34 @@ def _train_batch(specs: list[JobSpec]) -> list[JobResult]:
                   dict(progress["diagnostics"]))
         for spec, member in zip(specs, candidates, strict=True)
     ]  # fmt: skip
+
+
+def _confirm(specs: list[JobSpec], learner: MOPPO, candidates: list[list[Candidate]]) -> list[list[Candidate]]:
+    """Each job's snapshots re-measured with ``confirm_episodes`` episodes, the dominated ones dropped.
+
+    A snapshot survives training because its short evaluation was the best of many noisy ones;
+    its value from fresh, longer evaluation is unbiased. Round ``k`` loads every job's ``k``-th
+    snapshot into its member (a job with fewer repeats its last one) and evaluates them in one pass.
+    The seed is fixed, so a resumed job confirms the same numbers.
+    """
+    first = specs[0]
+    episodes = first.confirm_episodes
+    env = envs.make(first.env, num_envs=len(specs) * min(episodes, MAX_EVAL_ENVS), **first.env_kwargs)
+    confirmed: list[list[Candidate]] = [[] for _ in specs]
+    try:
+        for k in range(max(len(member) for member in candidates)):
+            for p, member in enumerate(candidates):
+                learner.policy.load_member(p, member[min(k, len(member) - 1)].state)
+            results = evaluation.evaluate_groups(learner.act, env, len(specs), episodes, gamma=first.ppo.gamma,
+                                                 seed=first.seed + 1)  # fmt: skip
+            for p, member in enumerate(candidates):
+                if k < len(member):
+                    result = results[p]
+                    confirmed[p].append(Candidate(result.mean_return, result.mean_discounted_return, member[k].state,
+                                                  member[k].updates, float(result.mean_length)))  # fmt: skip
+    finally:
+        env.close()
+    return [_keep_non_dominated(member) for member in confirmed]
 
 
 def _stream_seeds(specs: list[JobSpec], done: int) -> list[int]:
