@@ -22,7 +22,7 @@ SMALL = {"n_envs": 4, "n_steps": 32, "eval_interval": 5, "update_iter": 5, "eval
 def test_registered_and_presets_are_overridable():
     assert get("cmorl") is CMORL
     agent = CMORL("deep-sea-treasure-v0")
-    assert agent.config.n_envs == 8 and agent.config.init_grid_step == 0.5
+    assert agent.config.n_envs == 4 and agent.config.init_grid_step == 0.5
     assert agent.initial_preferences.tolist() == [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]]
     assert CMORL("deep-sea-treasure-v0", n_envs=2).config.n_envs == 2
     with pytest.raises(ValueError, match="not an instance"):

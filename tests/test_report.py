@@ -30,7 +30,10 @@ from morl.pareto import ParetoArchive
 from morl.tasks import Task
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-TINY_CMORL = {"eval_episodes": 1, "executor": "serial"}  # the DST preset otherwise; seed 1 finds 3 points in 6k steps
+# the DST preset otherwise, with short rollouts (256-step updates) so that 6k steps are spent to within one update;
+# seed 1 finds 3 points in 6k steps
+TINY_CMORL = {"eval_episodes": 1, "executor": "serial", "n_envs": 8, "n_steps": 32, "num_minibatches": 2,
+              "eval_interval": 5}  # fmt: skip
 # Two seeds of one configuration of a 2-objective toy env. Seed 1 ties at w = (0.5, 0.5) between its first two
 # entries (10, 0) and (0, 10): predict takes the first in archive order.
 FRONT_2D = {
