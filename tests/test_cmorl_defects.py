@@ -228,3 +228,15 @@ def test_confirmation_replaces_one_episode_values_by_long_means():
 def test_negative_confirmation_is_refused():
     with pytest.raises(ValueError, match="confirm_episodes"):
         CMORL(CORRIDOR, **{**SMALL, "confirm_episodes": -1})
+
+
+def test_listed_stage1_preferences_replace_the_grid_and_repeats_train_apart():
+    twice = [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    agent = CMORL(CORRIDOR, **{**SMALL, "init_grid_step": 0.5, "init_preferences": twice})
+    np.testing.assert_array_equal(agent.initial_preferences, twice)
+    seeds = [agent._job_seed(f"init-{i}") for i in range(len(twice))]
+    assert len(set(seeds)) == len(seeds)  # the repeated preference trains two different policies
+    with pytest.raises(ValueError, match="init_preferences: preference row 1"):
+        CMORL(CORRIDOR, **{**SMALL, "init_preferences": [[1.0, 0.0], [0.7, 0.7]]})
+    with pytest.raises(ValueError, match="init_preferences: preferences must have shape"):
+        CMORL(CORRIDOR, **{**SMALL, "init_preferences": [[1.0, 0.0, 0.0]]})

@@ -40,6 +40,9 @@ class CMORLConfig(MOPPOConfig):
 
     Attributes:
         init_grid_step: simplex-grid step of the stage-1 preferences; None = one-hot + uniform.
+        init_preferences: the stage-1 preferences themselves (overrides ``init_grid_step``); a
+            preference listed twice trains two policies with different seeds, for one that
+            finds its extreme only some of the time.
         init_fraction: share of the env-step budget spent in stage 1.
         eval_interval: stage-1 updates between evaluations (every snapshot goes to the archive).
         eval_episodes: episodes per evaluation.
@@ -60,6 +63,7 @@ class CMORLConfig(MOPPOConfig):
     """
 
     init_grid_step: float | None = None
+    init_preferences: list[list[float]] | None = None
     init_fraction: float = 0.4
     eval_interval: int = 10
     eval_episodes: int = 5
@@ -113,7 +117,12 @@ class CMORL(Agent):
             except ValueError as err:
                 raise ValueError(f"one_hot_int_obs on {self.task.name!r}: {err}") from None
         self.archive = ParetoArchive(self.num_objectives, max_size=cfg.policy_buffer)
-        if cfg.init_grid_step is not None:
+        if cfg.init_preferences is not None:
+            try:
+                self.initial_preferences = preferences.validate_many(cfg.init_preferences, self.num_objectives)
+            except ValueError as err:
+                raise ValueError(f"init_preferences: {err}") from None
+        elif cfg.init_grid_step is not None:
             self.initial_preferences = preferences.simplex_grid(self.num_objectives, cfg.init_grid_step)
         else:
             m = self.num_objectives
