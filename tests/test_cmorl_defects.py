@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from morl import envs
+from morl.agents import cmorl_jobs
 from morl.agents.cmorl import CMORL
 from morl.agents.cmorl_jobs import JobSpec, run_batch
 from morl.agents.moppo import MOPPO, MOPPOConfig, Objective, _clipped_value_error, _Minibatch, first_order_return
@@ -207,11 +209,12 @@ class CoinFlips(gym.Env):
         return np.zeros(1, np.float32), reward, True, False, {}
 
 
-def _coin_job(confirm_episodes: int) -> list:
+def _coin_job(confirm_episodes: int, checkpoint_dir: Path | None = None) -> list:
     ppo = MOPPOConfig(n_envs=2, n_steps=4, n_epochs=1, num_minibatches=1)
     spec = JobSpec(key="init-0", env=CoinFlips, env_kwargs={}, ppo=ppo, seed=3, num_updates=12, eval_interval=1,
                    eval_episodes=1, learning_rate=3e-4, anneal_lr=False, weights=np.array([0.5, 0.5]),
-                   confirm_episodes=confirm_episodes)  # fmt: skip
+                   confirm_episodes=confirm_episodes,
+                   checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir))  # fmt: skip
     return run_batch([spec])[0].candidates
 
 
@@ -223,6 +226,29 @@ def test_confirmation_replaces_one_episode_values_by_long_means():
     for cand in confirmed:
         np.testing.assert_allclose(cand.value, [0.5, 0.5], atol=0.1)  # 4 standard errors of a 400-flip mean
         assert cand.length == 1.0
+
+
+@pytest.mark.parametrize("killed_in", ["training", "confirmation"])
+def test_a_killed_batch_resumes_to_the_same_confirmed_values(tmp_path, monkeypatch, killed_in):
+    """Confirmation runs after the batch's last checkpoint: a resumed batch must confirm again, with the same seed."""
+    whole = _coin_job(confirm_episodes=50, checkpoint_dir=tmp_path / "whole")
+    target = "_save_batch" if killed_in == "training" else "_confirm"
+    original, calls = getattr(cmorl_jobs, target), []
+
+    def killed(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5 or target == "_confirm":
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cmorl_jobs, target, killed)
+    with pytest.raises(KeyboardInterrupt):
+        _coin_job(confirm_episodes=50, checkpoint_dir=tmp_path / "cut")
+    monkeypatch.undo()
+    resumed = _coin_job(confirm_episodes=50, checkpoint_dir=tmp_path / "cut")
+    assert [c.updates for c in resumed] == [c.updates for c in whole]
+    np.testing.assert_array_equal([c.value for c in resumed], [c.value for c in whole])
+    assert all(0.0 < v < 1.0 for c in resumed for v in c.value)  # 50-flip means, not one flip
 
 
 def test_negative_confirmation_is_refused():
