@@ -338,9 +338,15 @@ def write_report(
         f"- workers: {how.workers} ({executor}), one torch thread each; suite wall time of this invocation: "
         f"{how.wall:.0f} s ({how.ran} cells trained, {how.skipped} reused from an earlier invocation)",
         *interactive_lines(interactive, docs_dir),
-        *([f"- scoring: every archive re-rolled with {suite.reroll_episodes} episodes per entry (`morl.reroll`, "
-           "seed 0; the cell's `reroll.json` keeps stored and re-rolled values): the final-front columns are the "
-           "re-rolled values', HV@b the stored ones'"] if suite.reroll_episodes else []),
+        *(
+            [
+                f"- scoring: every archive re-rolled with {suite.reroll_episodes} episodes per entry (`morl.reroll`, "
+                "seed 0; the cell's `reroll.json` keeps stored and re-rolled values): the final-front columns are the "
+                "re-rolled values', HV@b the stored ones'"
+            ]
+            if suite.reroll_episodes
+            else []
+        ),
         "",
     ]
     if suite.variants:

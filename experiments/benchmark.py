@@ -528,8 +528,10 @@ def main(argv: list[str] | None = None) -> int:
         outcomes.update(run_cells(later, cell_dirs, args.workers, start, args.executor, args.ray_address))
     wall = time.perf_counter() - start
 
-    results = [collect(cell, cell_dirs[cell.name], outcomes.get(cell.name), suite.hv_at, suite.reroll_episodes)
-               for cell in cells]
+    results = [
+        collect(cell, cell_dirs[cell.name], outcomes.get(cell.name), suite.hv_at, suite.reroll_episodes)
+        for cell in cells
+    ]
     data_hv = bench_datasets.data_hypervolumes(datasets)
     plots_dir = docs_dir / name
     if plots_dir.exists():

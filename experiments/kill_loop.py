@@ -108,9 +108,7 @@ def same_run(a: Path, b: Path) -> dict[str, object]:
     """Whether two run directories hold the same archive (ids, values) and the same metrics rows."""
     first, second = ParetoArchive.load(a / "archive"), ParetoArchive.load(b / "archive")
     rows_a, rows_b = runs.read_metrics(a), runs.read_metrics(b)
-    same_rows = all(
-        np.array_equal(rows_a[key], rows_b[key]) for key in ("env_steps", "hypervolume", "cardinality")
-    )
+    same_rows = all(np.array_equal(rows_a[key], rows_b[key]) for key in ("env_steps", "hypervolume", "cardinality"))
     return {
         "same_archive": [e.id for e in first.entries] == [e.id for e in second.entries]
         and np.array_equal(first.values, second.values),

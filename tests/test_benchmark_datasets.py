@@ -30,7 +30,6 @@ GRID = "grids:\n  - {algos: [bc], envs: ['dataset:d'], seeds: [0], budgets: [10]
 RANDOM = "datasets:\n  d: {env: deep-sea-treasure-v0, behaviour: random, episodes: 3}\n"
 
 
-
 SOURCE = "source: {algo: cmorl, seed: 0, budget: 5}"
 
 

@@ -224,11 +224,24 @@ def test_version_1_archives_still_load(tmp_path):
     from morl import storage
 
     storage.save_tensors(tmp_path / "policy-0.safetensors", {"w": torch.ones(2)})
-    index = {"format": "morl.ParetoArchive", "version": 1, "num_objectives": 2, "max_size": None, "next_id": 2,
-             "entries": [{"id": 0, "value": [1.0, 2.0], "preference": None, "meta": {"job": "init-0"},
-                          "weights": "policy-0.safetensors"},
-                         {"id": 1, "value": [2.0, 1.0], "preference": [0.5, 0.5], "meta": {}, "weights": None}]}
-    (tmp_path / "index.json").write_text(json.dumps(index))  # fmt: skip
+    index = {
+        "format": "morl.ParetoArchive",
+        "version": 1,
+        "num_objectives": 2,
+        "max_size": None,
+        "next_id": 2,
+        "entries": [
+            {
+                "id": 0,
+                "value": [1.0, 2.0],
+                "preference": None,
+                "meta": {"job": "init-0"},
+                "weights": "policy-0.safetensors",
+            },
+            {"id": 1, "value": [2.0, 1.0], "preference": [0.5, 0.5], "meta": {}, "weights": None},
+        ],
+    }
+    (tmp_path / "index.json").write_text(json.dumps(index))
     archive = ParetoArchive.load(tmp_path)
     assert [e.network for e in archive.entries] == [None, None] and archive.entries[0].policy["w"].tolist() == [1, 1]
     assert archive.entries[1].preference.tolist() == [0.5, 0.5]

@@ -20,8 +20,9 @@ def test_unknown_executor_lists_choices():
 
 
 def test_cmorl_on_ray_matches_serial():
+    # few rounds: each is a round trip to Ray
     hp = {"n_envs": 2, "n_steps": 32, "eval_interval": 5, "update_iter": 10, "eval_episodes": 1,
-          "policies_per_batch": 2}  # fmt: skip  (few rounds: each is a round trip to Ray)
+          "policies_per_batch": 2}  # fmt: skip
     serial = CMORL("morl/treasure-corridor-v0", seed=5, executor="serial", **hp).learn(4_000, progress_bar=False)
     on_ray = CMORL("morl/treasure-corridor-v0", seed=5, executor="ray", **hp).learn(4_000, progress_bar=False)
     np.testing.assert_array_equal(np.sort(serial.values, axis=0), np.sort(on_ray.values, axis=0))

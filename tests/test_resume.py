@@ -182,8 +182,9 @@ def _children(pid: int) -> set[int]:
 def test_ctrl_c_prints_one_line_and_leaves_no_worker(tmp_path):
     out = tmp_path / "run"
     sets = [f"{k}={v}" for k, v in {**SMALL, "executor": "local", "workers": 2}.items()]
+    # a budget it cannot finish first
     cmd = [sys.executable, "-m", "morl.cli", "train", "cmorl", "--env", CORRIDOR, "--total-timesteps", "5000000",
-           "--out", str(out), "--no-progress", "--set", *sets]  # fmt: skip  (a budget it cannot finish first)
+           "--out", str(out), "--no-progress", "--set", *sets]  # fmt: skip
     # as from a terminal: SIGINT at its default (a test runner's worker may ignore it, and an ignored
     # signal stays ignored across exec, so Python would never raise KeyboardInterrupt)
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -153,8 +153,10 @@ class Agent(abc.ABC):
             bar.close()  # interrupted or failed: the caller says so, not the bar
             raise
         if enabled and bar.n < total:
-            bar.write(f"{self.name}: done at {bar.n:,} of {total:,} {bar.unit} (it stopped before the budget)",
-                      file=sys.stderr)
+            bar.write(
+                f"{self.name}: done at {bar.n:,} of {total:,} {bar.unit} (it stopped before the budget)",
+                file=sys.stderr,
+            )
         bar.close()
 
     def attach(self, run: Run | None) -> None:
