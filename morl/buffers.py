@@ -7,7 +7,8 @@ autoreset). That step's transition (final obs -> reset obs, reward 0) is not rea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -67,9 +68,14 @@ class Transitions:
     rewards: torch.Tensor  # (B, m)
     next_obs: torch.Tensor  # (B, D) the real next observation (the final one for a truncated step)
     terminated: torch.Tensor  # (B,) float: 1.0 where the episode ended in a terminal state (no bootstrap)
+    log_probs: torch.Tensor  # (B, A) the acting policy's log-density of each pre-tanh action dimension (0: unrecorded)
 
     def __len__(self) -> int:
         return int(self.obs.shape[0])
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Transitions:
+        """The same fields, each transformed by ``fn`` (indexing, repeating: one rule for every field)."""
+        return Transitions(*(fn(getattr(self, f.name)) for f in fields(self)))
 
 
 class ReplayBuffer:
@@ -92,6 +98,7 @@ class ReplayBuffer:
         self.rewards = torch.zeros(capacity, num_objectives, device=self.device)
         self.next_obs = torch.zeros(capacity, obs_dim, device=self.device)
         self.terminated = torch.zeros(capacity, device=self.device)
+        self.log_probs = torch.zeros(capacity, action_dim, device=self.device)
         self.pos = 0  # next row to write
         self.size = 0  # rows holding transitions
         self.added = 0  # transitions ever stored (the ring's age; newest is row (pos - 1) % capacity)
@@ -100,8 +107,12 @@ class ReplayBuffer:
         return self.size
 
     def add(self, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, next_obs: torch.Tensor,
-            terminated: torch.Tensor, valid: torch.Tensor) -> int:  # fmt: skip
-        """Store the rows of one vector step where ``valid`` (all ``(N, ...)``); return how many."""
+            terminated: torch.Tensor, valid: torch.Tensor, log_probs: torch.Tensor | None = None) -> int:  # fmt: skip
+        """Store the rows of one vector step where ``valid`` (all ``(N, ...)``); return how many.
+
+        ``log_probs`` (N, A), the acting policy's pre-tanh log-density per action dimension, is kept for
+        bonuses that need the behaviour's density (CIP's pointwise empowerment); None stores zeros.
+        """
         keep = valid.to(self.device, torch.bool)
         rows = int(keep.sum())
         if rows == 0:
@@ -114,6 +125,7 @@ class ReplayBuffer:
         self.rewards[index] = rewards[keep].to(self.rewards.dtype)
         self.next_obs[index] = next_obs[keep]
         self.terminated[index] = terminated.to(self.device)[keep].to(self.terminated.dtype)
+        self.log_probs[index] = 0.0 if log_probs is None else log_probs[keep].to(self.log_probs.dtype)
         self.pos = (self.pos + rows) % self.capacity
         self.size = min(self.size + rows, self.capacity)
         self.added += rows
@@ -121,7 +133,7 @@ class ReplayBuffer:
 
     def _take(self, index: torch.Tensor) -> Transitions:
         return Transitions(self.obs[index], self.actions[index], self.rewards[index], self.next_obs[index],
-                           self.terminated[index])  # fmt: skip
+                           self.terminated[index], self.log_probs[index])  # fmt: skip
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Transitions:
         """``batch_size`` transitions drawn uniformly with replacement."""
@@ -139,8 +151,8 @@ class ReplayBuffer:
         """The filled rows in ring order (rows ``[0, len)``: the ring fills from row 0) and the counters."""
         rows = slice(0, self.size)
         return {"obs": self.obs[rows].cpu(), "actions": self.actions[rows].cpu(), "rewards": self.rewards[rows].cpu(),
-                "next_obs": self.next_obs[rows].cpu(), "terminated": self.terminated[rows].cpu(), "pos": self.pos,
-                "added": self.added}  # fmt: skip
+                "next_obs": self.next_obs[rows].cpu(), "terminated": self.terminated[rows].cpu(),
+                "log_probs": self.log_probs[rows].cpu(), "pos": self.pos, "added": self.added}  # fmt: skip
 
     def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
         """Restore :meth:`state_dict`: the same rows at the same places, so sampling continues as before."""
@@ -148,7 +160,8 @@ class ReplayBuffer:
         if rows > self.capacity or tuple(state["obs"].shape[1:]) != tuple(self.obs.shape[1:]):
             raise ValueError(f"saved replay of {tuple(state['obs'].shape)} does not fit a buffer of "
                              f"{(self.capacity, *self.obs.shape[1:])}")  # fmt: skip
-        for name in ("obs", "actions", "rewards", "next_obs", "terminated"):
+        for name in ("obs", "actions", "rewards", "next_obs", "terminated", "log_probs"):
             getattr(self, name).zero_()
-            getattr(self, name)[:rows] = state[name].to(self.device)
+            if name in state:  # replays saved before log_probs was kept restore without it (zeros)
+                getattr(self, name)[:rows] = state[name].to(self.device)
         self.size, self.pos, self.added = rows, int(state["pos"]), int(state["added"])

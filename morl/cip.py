@@ -15,7 +15,7 @@ Everything here is a pure function of arrays, so the fit can run in a worker pro
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -134,11 +134,10 @@ def counterfactual(batch: Transitions, swap: torch.Tensor, count: int, generator
     mask = swap.to(device)
     obs = torch.where(mask, batch.obs[second], batch.obs[first])
     next_obs = torch.where(mask, batch.next_obs[second], batch.next_obs[first])
-    return Transitions(obs, batch.actions[first], batch.rewards[first], next_obs, batch.terminated[first])
+    return Transitions(obs, batch.actions[first], batch.rewards[first], next_obs, batch.terminated[first],
+                       batch.log_probs[first])  # fmt: skip
 
 
 def concat(a: Transitions, b: Transitions) -> Transitions:
     """Rows of ``a`` then rows of ``b``."""
-    return Transitions(*(torch.cat([x, y]) for x, y in zip(
-        (a.obs, a.actions, a.rewards, a.next_obs, a.terminated),
-        (b.obs, b.actions, b.rewards, b.next_obs, b.terminated), strict=True)))  # fmt: skip
+    return Transitions(*(torch.cat([getattr(a, f.name), getattr(b, f.name)]) for f in fields(a)))

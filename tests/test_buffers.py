@@ -51,7 +51,8 @@ def test_gae_bootstraps_last_step_from_next_value():
 def _step(buffer, start: float, valid: list[bool]):
     n = len(valid)
     obs = torch.arange(start, start + n, dtype=torch.float32)[:, None].repeat(1, 2)  # (N, D=2)
-    return buffer.add(obs, obs[:, :1] * 2, obs * 3, obs + 0.5, torch.zeros(n, dtype=torch.bool), torch.tensor(valid))
+    return buffer.add(obs, obs[:, :1] * 2, obs * 3, obs + 0.5, torch.zeros(n, dtype=torch.bool), torch.tensor(valid),
+                      -obs[:, :1])  # fmt: skip
 
 
 def test_replay_stores_only_valid_rows_and_overwrites_the_oldest():
@@ -77,6 +78,12 @@ def test_replay_state_round_trips_so_sampling_continues_identically():
     a = buffer.sample(16, torch.Generator().manual_seed(1))
     b = copy.sample(16, torch.Generator().manual_seed(1))
     torch.testing.assert_close(a.obs, b.obs)
+    torch.testing.assert_close(a.log_probs, b.log_probs)
+    torch.testing.assert_close(a.log_probs, -a.obs[:, :1])
+    old_format = {k: v for k, v in buffer.state_dict().items() if k != "log_probs"}  # saved before it was kept
+    copy.load_state_dict(old_format)
+    torch.testing.assert_close(copy.sample(16, torch.Generator().manual_seed(1)).obs, a.obs)
+    assert not copy.log_probs.any()
     small = ReplayBuffer(capacity=3, obs_dim=2, action_dim=1, num_objectives=2)
     with pytest.raises(ValueError, match="does not fit"):
         small.load_state_dict(buffer.state_dict())

@@ -64,13 +64,14 @@ def test_counterfactuals_swap_only_irrelevant_dims_in_obs_and_next_obs():
     n = 6
     obs = torch.arange(n, dtype=torch.float32)[:, None].repeat(1, 3)  # row i is (i, i, i)
     batch = Transitions(obs, torch.arange(n, dtype=torch.float32)[:, None], obs[:, :2] * 10, obs + 100,
-                        torch.zeros(n))  # fmt: skip
+                        torch.zeros(n), -torch.arange(n, dtype=torch.float32)[:, None])  # fmt: skip
     swap = torch.tensor([False, True, False])
     out = cip.counterfactual(batch, swap, 50, torch.Generator().manual_seed(0))
     row = out.obs[:, 0]  # the row whose action and reward the counterfactual keeps
     torch.testing.assert_close(out.obs[:, 2], row)
     torch.testing.assert_close(out.actions[:, 0], row)
     torch.testing.assert_close(out.rewards, batch.rewards[row.long()])
+    torch.testing.assert_close(out.log_probs[:, 0], -row)  # the behaviour's density goes with its action
     torch.testing.assert_close(out.next_obs[:, 0], row + 100)
     partner = out.obs[:, 1]
     torch.testing.assert_close(out.next_obs[:, 1], partner + 100)  # s' swapped with the same partner as s

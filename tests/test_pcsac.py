@@ -209,10 +209,35 @@ def test_the_empowerment_bonus_is_a_bounded_reward_on_every_objective():
         shifted = centered._training_rewards(batch, w) - batch.rewards
     assert abs(float(shifted.mean())) < 1e-4 and abs(float(bonus.mean())) > 1e-2  # the control has mean 0
     torch.testing.assert_close(shifted, bonus - bonus.mean(), rtol=0, atol=1e-5)
+    pointwise = _agent(**base, empowerment_starts=0, empowerment_pointwise=True)
+    pointwise.load_state_dict(on.state_dict())
+    with torch.no_grad():
+        pmi = pointwise._training_rewards(batch, w) - batch.rewards
+        log_pi = on._entropy_log_prob(batch.log_probs, w)
+    torch.testing.assert_close(pmi[:, 0], 0.5 * (log_q - log_pi))  # log q - log pi_b, the pointwise information
     later = _agent(**base, empowerment_starts=10**9)
     later.learn(800, progress_bar=False)
     with torch.no_grad():
         torch.testing.assert_close(later._training_rewards(batch, w), batch.rewards, rtol=0, atol=0)
+
+
+def test_replay_keeps_the_acting_policys_density_of_the_pre_tanh_action():
+    """CIP's pointwise bonus subtracts log pi_b(u | s, w) of the policy that acted, not of today's policy."""
+    agent = _agent(learning_starts=8, eval_interval=400)
+    agent._restart_envs()
+    agent.num_timesteps += agent._step()  # uniform actions: the density of u = atanh(a) is (1 - a^2) / 2
+    random_rows = agent.buffer.latest(4)
+    torch.testing.assert_close(random_rows.log_probs, torch.log((1 - random_rows.actions.pow(2)) / 2), atol=1e-4,
+                               rtol=1e-4)  # fmt: skip
+    agent.learn(400, progress_bar=False)
+    agent._restart_envs()
+    w = agent._w.clone()
+    agent._step()
+    rows = agent.buffer.latest(4)
+    with torch.no_grad():
+        mean, log_std = agent.actor(rows.obs, w)
+    expected = torch.distributions.Normal(mean, log_std.exp()).log_prob(torch.atanh(rows.actions.double()).float())
+    torch.testing.assert_close(rows.log_probs, expected, atol=1e-3, rtol=1e-3)
 
 
 def test_empowerment_needs_cip():

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from morl import cip, distributed, envs, preferences, spaces, storage, tasks
 from morl.agents.base import Agent, Callback
-from morl.agents.pcsac_nets import Actor, TwinCritic
+from morl.agents.pcsac_nets import TANH_EPS, Actor, TwinCritic
 from morl.buffers import ReplayBuffer, Transitions
 from morl.empowerment import InverseDynamics
 from morl.evaluation import evaluate_groups
@@ -79,6 +79,10 @@ class PCSACConfig:
             (research/cip.md §0, §4 (d)).
         empowerment_starts: gradient steps before the bonus enters the critic's target (the model
             trains from the first; CIP release: 2,000).
+        empowerment_pointwise: pay ``log q(u | s, s', w) - log pi_b(u | s, w)`` per action dimension, the
+            pointwise mutual information, with ``pi_b`` the acting policy's pre-tanh density stored in
+            replay; off, ``log q`` alone (SAC's entropy is left to pay for ``H(u | s)``, which it does not
+            quite: docs/algorithms/cip.md, "Empowerment as a reward").
         empowerment_centered: subtract the batch's mean bonus (a control, ours): where episodes end on
             failure, a bonus of positive mean also pays for surviving; centred, it pays only for
             transitions whose actions are easier than average to tell from their outcome.
@@ -112,6 +116,7 @@ class PCSACConfig:
     cip_shuffle_weights: bool = False
     empowerment_coef: float = 0.0
     empowerment_starts: int = 2_000
+    empowerment_pointwise: bool = False
     empowerment_centered: bool = False
     executor: Literal["local", "serial", "ray"] = "local"
 
@@ -239,7 +244,10 @@ class PCSAC(Agent):
         cfg: PCSACConfig = self.config
         if self.inverse is None or self.gradient_steps < cfg.empowerment_starts:
             return batch.rewards
-        bonus = self._entropy_log_prob(self.inverse.log_prob(batch.obs, batch.next_obs, w, batch.actions), w)
+        log_q = self.inverse.log_prob(batch.obs, batch.next_obs, w, batch.actions)  # (B, A)
+        if cfg.empowerment_pointwise:
+            log_q = log_q - batch.log_probs
+        bonus = self._entropy_log_prob(log_q, w)
         self._stats.setdefault("empowerment", []).append(bonus.mean())
         if cfg.empowerment_centered:
             bonus = bonus - bonus.mean()
@@ -263,14 +271,16 @@ class PCSAC(Agent):
         n = self.config.n_envs
         if self.num_timesteps < self.config.learning_starts:
             action = torch.rand(n, self.action_dim, device=self.device, generator=self.generator) * 2.0 - 1.0
+            log_prob = torch.full_like(action, -np.log(2.0))  # uniform on [-1, 1]
         else:
-            action, _ = self.actor.sample(self._obs, self._w, self.generator)
+            action, log_prob = self.actor.sample(self._obs, self._w, self.generator)
+        log_prob_u = log_prob + torch.log1p(TANH_EPS - action.pow(2))  # the density of u = atanh(a)
         next_obs, reward, terminated, truncated, _ = self._env.step(self._to_env(action))
         next_t = spaces.flatten(self.observation_space, next_obs, self.device)
         reward_t = torch.as_tensor(np.asarray(reward, dtype=np.float32).reshape(n, -1), device=self.device)
         valid = ~self._resetting
         self.buffer.add(self._obs, action, reward_t, next_t, torch.as_tensor(terminated, device=self.device),
-                        torch.as_tensor(valid, device=self.device))  # fmt: skip
+                        torch.as_tensor(valid, device=self.device), log_prob_u)  # fmt: skip
         ended = (np.asarray(terminated) | np.asarray(truncated)) & valid
         if ended.any():
             self._w[torch.as_tensor(ended, device=self.device)] = self._simplex(int(ended.sum()))
@@ -288,8 +298,7 @@ class PCSAC(Agent):
             batch = cip.concat(batch, extra)
         k = cfg.preferences_per_sample
         if k > 1:
-            fields = (batch.obs, batch.actions, batch.rewards, batch.next_obs, batch.terminated)
-            batch = Transitions(*(x.repeat_interleave(k, dim=0) for x in fields))
+            batch = batch.map(lambda x: x.repeat_interleave(k, dim=0))
         return batch, self._simplex(len(batch))
 
     def _update(self) -> None:
