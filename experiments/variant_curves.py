@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             print(f"variant_curves: {err}", file=sys.stderr)
             return 1
-        (line,) = ax.plot(steps, hv.mean(0), marker="o", label=f"{variant} ({len(hv)} seeds)")
+        (line,) = ax.plot(steps, hv.mean(0), marker="o", label=f"{variant} ({len(hv)} seed{'s' * (len(hv) != 1)})")
         ax.fill_between(steps, hv.min(0), hv.max(0), color=line.get_color(), alpha=0.15)
     ax.set(xlabel="environment steps", ylabel="hypervolume", title=f"{args.env}: mean over seeds, min-max band")
     ax.grid(alpha=0.3)
